@@ -1,0 +1,1 @@
+"""EchoNest: a collaborative music queue — shared queue, individual playback."""

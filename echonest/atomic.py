@@ -1,0 +1,121 @@
+"""Guarded atomic writes: the one way anything writes under ``NEST:{id}|``.
+
+Every write runs inside one Lua script that (1) refuses when the nest is not in the registry or
+is being deleted — so no writer can recreate a deleted nest's keys — (2) applies the writes,
+(3) bumps the nest version and (4) publishes one event envelope on the nest's channel. Scripts
+run atomically in Redis, so a user action fully happens or not at all, in one round trip.
+
+Actions with read-modify-write rules (votes, fair ordering, limits) get their own script body
+via ``GuardedScript``: the shared ``GUARD`` and ``BUMP_AND_PUBLISH`` snippets wrap it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from echonest import keys
+from echonest.errors import EchoNestError, NestGone
+
+# KEYS[1] registry, KEYS[2] deleting marker, KEYS[3] version key, KEYS[4] channel name.
+# ARGV[1] nest id, ARGV[2] event name ('' = none), ARGV[3] event data JSON.
+GUARD = """
+local nest_id = ARGV[1]
+if nest_id ~= 'main' and redis.call('HEXISTS', KEYS[1], nest_id) == 0 then
+  return redis.error_reply('NESTGONE nest ' .. nest_id .. ' does not exist')
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return redis.error_reply('NESTGONE nest ' .. nest_id .. ' is being deleted')
+end
+"""
+
+# Body scripts may set `event_data` (a JSON string) to override ARGV[3] and `skip_publish`.
+BUMP_AND_PUBLISH = """
+local version = redis.call('INCR', KEYS[3])
+local event_name = ARGV[2]
+if event_name ~= '' and not skip_publish then
+  local data = event_data or ARGV[3]
+  redis.call('PUBLISH', KEYS[4], '{"event":"' .. event_name .. '","nest":"' .. nest_id ..
+    '","v":' .. version .. ',"data":' .. data .. '}')
+end
+"""
+
+# A body raises a domain error with: return redis.error_reply('DOMAIN <code> <status> <message>')
+APPLY_BODY = """
+local commands = cjson.decode(ARGV[4])
+for _, cmd in ipairs(commands) do
+  redis.call(unpack(cmd))
+end
+local result = #commands
+"""
+
+N_BASE_KEYS = 4
+N_BASE_ARGS = 3
+
+
+class GuardedScript:
+    """A Lua body wrapped in the nest guard and the version bump/publish.
+
+    The body sees KEYS[5…] and ARGV[4…] as its own arguments, and returns through a local
+    named ``result`` (any Redis-encodable value). It may set ``event_data`` (JSON string) or
+    ``skip_publish = true`` (for no-op actions that must not wake every listener).
+    """
+
+    def __init__(self, body: str):
+        self.source = (
+            "local event_data = nil\nlocal skip_publish = false\n"
+            + GUARD + body + BUMP_AND_PUBLISH + "\nreturn {version, result}\n"
+        )
+        self._script = None
+        self._client_id: int | None = None
+
+    def __call__(self, client: redis.Redis, nest_id: str, *, keys_: list[str] = (),
+                 args: list[Any] = (), event: str = "", data: dict | None = None):
+        if self._script is None or self._client_id != id(client):
+            self._script = client.register_script(self.source)
+            self._client_id = id(client)
+        base_keys = [
+            keys.NESTS_REGISTRY,
+            keys.nest_deleting(nest_id),
+            keys.nest_key(nest_id, keys.VERSION),
+            keys.pubsub_channel(nest_id),
+        ]
+        base_args = [nest_id, event, json.dumps(data or {}, separators=(",", ":"))]
+        try:
+            version, result = self._script(keys=base_keys + list(keys_),
+                                           args=base_args + list(args), client=client)
+        except redis.ResponseError as exc:
+            raise translate_error(exc) from None
+        return int(version), result
+
+
+def translate_error(exc: redis.ResponseError) -> Exception:
+    """Turn a script's error_reply into the matching domain error."""
+    text = str(exc)
+    if "NESTGONE" in text:
+        return NestGone(text.split("NESTGONE", 1)[1].strip() or "nest is gone")
+    if "DOMAIN " in text:
+        _, rest = text.split("DOMAIN ", 1)
+        code, status, message = rest.split(" ", 2)
+        return EchoNestError(message, code=code, status=int(status))
+    return exc
+
+
+_APPLY = GuardedScript(APPLY_BODY)
+
+
+def apply(client: redis.Redis, nest_id: str, commands: list[list[Any]], *, event: str = "",
+          data: dict | None = None) -> int:
+    """Run plain write commands for one nest atomically (guarded, versioned, published).
+
+    ``commands`` are full Redis commands with already-prefixed keys, e.g.
+    ``[["SET", "NEST:main|MISC|volume", 40]]``. Returns the new nest version.
+    """
+    version, _ = _APPLY(client, nest_id, args=[json.dumps(commands)], event=event, data=data)
+    return version
+
+
+def current_version(client: redis.Redis, nest_id: str) -> int:
+    return int(client.get(keys.nest_key(nest_id, keys.VERSION)) or 0)

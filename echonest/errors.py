@@ -1,0 +1,75 @@
+"""Domain errors: each carries the API error code, a human message and an HTTP status.
+
+The web layer turns any EchoNestError into ``{"error": code, "message": text}`` with its
+status; the WebSocket turns it into an ``error`` frame. Domain code raises, never returns codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EchoNestError(Exception):
+    code = "error"
+    status = 500
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 **extra: Any):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.extra = extra
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        body.update(self.extra)
+        return body
+
+
+class InvalidRequest(EchoNestError):
+    code, status = "invalid_request", 400
+
+
+class Unauthorized(EchoNestError):
+    code, status = "unauthorized", 401
+
+
+class Forbidden(EchoNestError):
+    code, status = "forbidden", 403
+
+
+class NotFound(EchoNestError):
+    code, status = "not_found", 404
+
+
+class Conflict(EchoNestError):
+    """409; the code says which conflict (``already_queued``, ``queue_full``)."""
+
+    code, status = "conflict", 409
+
+
+class NestGone(EchoNestError):
+    """The nest was deleted (or is being deleted) while the caller held on to it."""
+
+    code, status = "not_found", 404
+
+
+class RateLimited(EchoNestError):
+    code, status = "rate_limited", 429
+
+    def __init__(self, message: str, *, retry_after: int, **extra: Any):
+        super().__init__(message, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
+
+
+class NestLimitReached(EchoNestError):
+    code, status = "nest_limit_reached", 429
+
+
+class CatalogError(EchoNestError):
+    """A provider failed or is backing off; the queue and player carry on."""
+
+    code, status = "catalog_unavailable", 503

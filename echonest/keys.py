@@ -1,0 +1,131 @@
+"""Every Redis key and channel name EchoNest uses, spelled once (SPEC §4).
+
+Per-nest keys live under ``NEST:{nest_id}|``; the few global families (Spotify rate limit,
+nest registry and lookups, global play history, rate-limit counters) do not.
+"""
+
+from __future__ import annotations
+
+NEST_PREFIX = "NEST:"
+
+
+def nest_prefix(nest_id: str) -> str:
+    return f"{NEST_PREFIX}{nest_id}|"
+
+
+def nest_key(nest_id: str, key: str) -> str:
+    """Scope a legacy (unprefixed) key name to one nest: ``NEST:{id}|{key}``."""
+    return f"{NEST_PREFIX}{nest_id}|{key}"
+
+
+def nest_pattern(nest_id: str) -> str:
+    """SCAN/KEYS pattern matching every key of one nest."""
+    return f"{NEST_PREFIX}{nest_id}|*"
+
+
+# --- per-nest key names, unprefixed (DB._key and nest_key add the prefix) --------------------
+NOW_PLAYING = "MISC|now-playing"
+PRIORITY_QUEUE = "MISC|priority-queue"
+MASTER_PLAYER_LOCK = "MISC|master-player"
+UPDATE_PUBSUB = "MISC|update-pubsub"
+VERSION = "MISC|version"
+VOLUME = "MISC|volume"
+PAUSED = "MISC|paused"
+SKIP = "MISC|skip"
+PLAY_HISTORY = "MISC|play-history"
+BENDER_STREAK = "MISC|bender-streak-start"
+AIRHORNS = "AIRHORNS"
+MEMBERS = "MEMBERS"
+BENDER_PREVIEW = "BENDER|next-preview"
+
+
+def queue_item(item_id: str) -> str:
+    return f"QUEUE|{item_id}"
+
+
+def queue_votes(item_id: str) -> str:
+    return f"QUEUE|VOTE|{item_id}"
+
+
+def queue_jams(item_id: str) -> str:
+    return f"QUEUEJAM|{item_id}"
+
+
+def comments(item_id: str) -> str:
+    return f"COMMENTS|{item_id}"
+
+
+def bender_filter(uri: str) -> str:
+    return f"FILTER|{uri}"
+
+
+def fill_info(uri: str) -> str:
+    return f"FILL-INFO|{uri}"
+
+
+def bender_cache(strategy: str, seed: str) -> str:
+    return f"BENDER|{strategy}|{seed}"
+
+
+def free_horn(email: str) -> str:
+    return f"FREEHORN_{email}"
+
+
+def member(email: str) -> str:
+    return f"MEMBER:{email}"
+
+
+def user_count(email: str) -> str:
+    """Per-user round counter for fairness ordering (how many songs they have queued)."""
+    return f"QUEUE|USERCOUNT|{email}"
+
+
+# --- global keys -----------------------------------------------------------------------------
+SPOTIFY_RATE_LIMITED = "MISC|spotify-rate-limited"
+NESTS_REGISTRY = "NESTS|registry"
+GLOBAL_PLAY_HISTORY = "NESTS|play-history"
+
+
+def nest_code(code: str) -> str:
+    """Code or vanity code (upper-cased for codes, lower-cased for vanity) → nest id."""
+    return f"NESTS|code:{code}"
+
+
+def nest_deleting(nest_id: str) -> str:
+    return f"NESTS|deleting:{nest_id}"
+
+
+def rate_limit(bucket: str, subject: str, window_start: int) -> str:
+    return f"NESTS|ratelimit:{bucket}:{subject}:{window_start}"
+
+
+def spotify_user_token(email: str) -> str:
+    return f"NESTS|spotify-token:{email}"
+
+
+def pubsub_channel(nest_id: str) -> str:
+    return nest_key(nest_id, UPDATE_PUBSUB)
+
+
+def members_key(nest_id: str) -> str:
+    return nest_key(nest_id, MEMBERS)
+
+
+def member_key(nest_id: str, email: str) -> str:
+    return nest_key(nest_id, member(email))
+
+
+# Legacy (pre-nest) key families: exact names and prefixes, migrated into NEST:main|.
+LEGACY_PREFIXES = (
+    "MISC|",
+    "QUEUE|",
+    "FILTER|",
+    "BENDER|",
+    "QUEUEJAM|",
+    "COMMENTS|",
+    "FILL-INFO|",
+    "FREEHORN_",
+)
+LEGACY_EXACT = ("AIRHORNS",)
+GLOBAL_KEYS = (SPOTIFY_RATE_LIMITED,)
+GLOBAL_PREFIXES = ("NESTS|", NEST_PREFIX)

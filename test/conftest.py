@@ -1,0 +1,58 @@
+"""Shared fixtures: one real embedded Valkey engine for the whole session, flushed per test.
+
+Set ECHONEST_TEST_REDIS_URL to run against another throwaway server instead (it is FLUSHed).
+REDIS_URL is deliberately ignored here so a developer's real data is never wiped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("SKIP_SPOTIFY_PREFETCH", "1")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    from config import CONF
+
+    url = os.environ.get("ECHONEST_TEST_REDIS_URL")
+    engine = None
+    tmp = None
+    if not url:
+        from echonest.engine import EmbeddedEngine
+
+        tmp = tempfile.TemporaryDirectory(prefix="echonest-test-engine-")
+        engine = EmbeddedEngine(tmp.name, persist=False).start()
+        url = engine.url
+    previous = CONF.REDIS_URL
+    CONF.REDIS_URL = url
+    os.environ["REDIS_URL"] = url
+    try:
+        yield url
+    finally:
+        CONF.REDIS_URL = previous
+        os.environ.pop("REDIS_URL", None)
+        if engine:
+            engine.stop()
+        if tmp:
+            tmp.cleanup()
+
+
+@pytest.fixture
+def r(redis_url):
+    """A clean database for every test that touches Redis."""
+    from echonest.store import default_client
+
+    client = default_client()
+    client.flushdb()
+    yield client
+    client.flushdb()
