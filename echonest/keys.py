@@ -129,3 +129,7 @@ LEGACY_PREFIXES = (
 LEGACY_EXACT = ("AIRHORNS",)
 GLOBAL_KEYS = (SPOTIFY_RATE_LIMITED,)
 GLOBAL_PREFIXES = ("NESTS|", NEST_PREFIX)
+
+
+# db.py: per-nest counter that hands out queue item ids (INCR), so ids never repeat in a nest.
+ITEM_COUNTER = "MISC|queue-item-id"

@@ -1,0 +1,381 @@
+"""Lua bodies for one nest's queue actions: each runs inside atomic.GuardedScript (or alone, reads).
+
+Layout every write body sees (db.DB._run builds it): KEYS[5..11] = priority queue, now-playing,
+skip flag, item counter, Bender preview, airhorn list, volume; ARGV[4..9] = key prefixes for
+items, votes, jams, comments, filters, free horns; ARGV[10..] = the action's own arguments (A[]).
+Bodies check everything before their first write because Lua errors do not roll back.
+``unchanged(v)`` returns early with no version bump and no event (a no-op is not a change).
+"""
+
+from __future__ import annotations
+
+import redis
+
+from echonest.atomic import GuardedScript
+
+PRELUDE = """
+local PQ, NP, SKIP, COUNTER = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local PREVIEW, HORNS, VOLUME_KEY = KEYS[9], KEYS[10], KEYS[11]
+local P_ITEM, P_VOTE, P_JAM, P_COMMENTS = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local P_FILTER, P_FREEHORN = ARGV[8], ARGV[9]
+local A = {}
+for i = 10, #ARGV do A[#A + 1] = ARGV[i] end
+local STEP = 1048576
+
+local function fail(code, status, message)
+  return redis.error_reply('DOMAIN ' .. code .. ' ' .. status .. ' ' .. message)
+end
+
+local function unchanged(value)
+  return {tonumber(redis.call('GET', KEYS[3]) or '0'), value}
+end
+
+local function item_entry(id)
+  local h = redis.call('HGETALL', P_ITEM .. id)
+  if #h == 0 then return false end
+  return {h, redis.call('SMEMBERS', P_JAM .. id), redis.call('LRANGE', P_COMMENTS .. id, 0, -1)}
+end
+
+local function is_queued(id)
+  return redis.call('ZSCORE', PQ, id) ~= false
+end
+
+local function is_playing(id)
+  return redis.call('HGET', NP, 'id') == id and redis.call('EXISTS', P_ITEM .. id) == 1
+end
+
+local function drop_item(id)
+  redis.call('DEL', P_ITEM .. id, P_VOTE .. id, P_JAM .. id, P_COMMENTS .. id)
+end
+
+local function is_creator(user)
+  local raw = redis.call('HGET', KEYS[1], nest_id)
+  if not raw then return false end
+  local ok, meta = pcall(cjson.decode, raw)
+  return ok and type(meta) == 'table' and meta.created_by == user
+end
+
+-- The event is chosen by the action's target: comments/jams on the playing song change
+-- now_playing, not the queue. atomic.BUMP_AND_PUBLISH reads the event name from ARGV[2].
+local function publish_as(event) ARGV[2] = event end
+"""
+
+# A[1] uri, A[2] user, A[3] auto 1/0, A[4] max depth (0 = none), A[5] filter ttl,
+# A[6..] field/value pairs of the item hash.
+ADD_SONG = PRELUDE + """
+local uri, user, auto = A[1], A[2], A[3] == '1'
+local max_depth, filter_ttl = tonumber(A[4]), tonumber(A[5])
+local entries = redis.call('ZRANGE', PQ, 0, -1, 'WITHSCORES')
+local n = #entries / 2
+if max_depth > 0 and n >= max_depth then
+  return fail('queue_full', 409, 'this nest holds at most ' .. max_depth .. ' songs')
+end
+-- round[i]: the i-th queued item is its adder's round[i]-th song (human items only).
+local counts, round = {}, {}
+for i = 1, n do
+  local f = redis.call('HMGET', P_ITEM .. entries[2 * i - 1], 'uri', 'user', 'auto')
+  if f[1] == uri then return fail('already_queued', 409, 'that song is already queued') end
+  if f[3] ~= '1' then
+    local c = (counts[f[2]] or 0) + 1
+    counts[f[2]] = c
+    round[i] = c
+  end
+end
+local pos = n
+if not auto then
+  local mine = (counts[user] or 0) + 1
+  pos = 0
+  for i = 1, n do
+    if round[i] and round[i] <= mine then pos = i end
+  end
+end
+local score
+if n == 0 then
+  score = 0
+elseif pos == 0 then
+  score = tonumber(entries[2]) - STEP
+elseif pos == n then
+  score = tonumber(entries[2 * n]) + STEP
+else
+  local lo, hi = tonumber(entries[2 * pos]), tonumber(entries[2 * pos + 2])
+  if hi - lo >= 2 then
+    score = math.floor((lo + hi) / 2)
+  else
+    -- No room between the neighbours: respace the whole queue, leaving a gap at pos.
+    for i = 1, n do
+      local s = (i <= pos) and (i - 1) * STEP or i * STEP
+      redis.call('ZADD', PQ, s, entries[2 * i - 1])
+    end
+    score = pos * STEP
+  end
+end
+local id = tostring(redis.call('INCR', COUNTER))
+local hash = {'id', id, 'user', user, 'auto', auto and '1' or '0', 'vote', '0'}
+for i = 6, #A do hash[#hash + 1] = A[i] end
+redis.call('HSET', P_ITEM .. id, unpack(hash))
+redis.call('ZADD', PQ, score, id)
+if not auto then
+  redis.call('SET', P_FILTER .. uri, '1', 'EX', filter_ttl)
+end
+local result = id
+"""
+
+# A[1] item id, A[2] user, A[3] direction 1 / -1.
+VOTE = PRELUDE + """
+local id, user, dir = A[1], A[2], tonumber(A[3])
+if not is_queued(id) then return fail('not_found', 404, 'that song is not in the queue') end
+local ikey = P_ITEM .. id
+local f = redis.call('HMGET', ikey, 'user', 'auto')
+if dir == 1 and f[1] == user then
+  return fail('forbidden', 403, 'you cannot upvote your own song')
+end
+local previous = tonumber(redis.call('HGET', P_VOTE .. id, user) or '0')
+if previous == dir then return unchanged(item_entry(id)) end
+redis.call('HSET', P_VOTE .. id, user, dir)
+redis.call('HINCRBY', ikey, 'vote', dir - previous)
+-- One slot in the vote's direction, never across the human/Bender boundary.
+local other_rank = redis.call('ZRANK', PQ, id) - dir
+if other_rank >= 0 then
+  local other = redis.call('ZRANGE', PQ, other_rank, other_rank, 'WITHSCORES')
+  if #other == 2 and (redis.call('HGET', P_ITEM .. other[1], 'auto') == '1') == (f[2] == '1') then
+    local mine = redis.call('ZSCORE', PQ, id)
+    redis.call('ZADD', PQ, other[2], id)
+    redis.call('ZADD', PQ, mine, other[1])
+  end
+end
+local result = item_entry(id)
+"""
+
+# A[1] item id, A[2] user, A[3] jams needed for a free airhorn.
+JAM = PRELUDE + """
+local id, user, needed = A[1], A[2], tonumber(A[3])
+local playing = is_playing(id)
+if not playing and not is_queued(id) then
+  return fail('not_found', 404, 'that song is not queued or playing')
+end
+if playing then publish_as('now_playing') end
+local jkey = P_JAM .. id
+local result = 1
+if redis.call('SREM', jkey, user) == 1 then
+  result = 0
+else
+  redis.call('SADD', jkey, user)
+  if redis.call('SCARD', jkey) >= needed then
+    local f = redis.call('HMGET', P_ITEM .. id, 'user', 'auto', 'freehorn')
+    if f[1] and f[2] ~= '1' and f[3] ~= '1' then
+      redis.call('HSET', P_ITEM .. id, 'freehorn', '1')
+      redis.call('INCR', P_FREEHORN .. f[1])
+    end
+  end
+end
+"""
+
+# A[1] item id, A[2] comment JSON.
+COMMENT = PRELUDE + """
+local id = A[1]
+local playing = is_playing(id)
+if not playing and not is_queued(id) then
+  return fail('not_found', 404, 'that song is not queued or playing')
+end
+if playing then publish_as('now_playing') end
+local result = redis.call('RPUSH', P_COMMENTS .. id, A[2])
+"""
+
+# A[1] item id, A[2] user, A[3] admin 1/0 (already restricted to main by the caller).
+REMOVE = PRELUDE + """
+local id, user = A[1], A[2]
+if not is_queued(id) then return fail('not_found', 404, 'that song is not in the queue') end
+local adder = redis.call('HGET', P_ITEM .. id, 'user')
+if adder ~= user and A[3] ~= '1' and not is_creator(user) then
+  return fail('forbidden', 403, 'only the adder or the nest creator may remove this song')
+end
+redis.call('ZREM', PQ, id)
+drop_item(id)
+local result = id
+"""
+
+# A[1] user, A[2] admin 1/0.
+CLEAR = PRELUDE + """
+if A[2] ~= '1' and not is_creator(A[1]) then
+  return fail('forbidden', 403, 'only the nest creator may clear the queue')
+end
+local ids = redis.call('ZRANGE', PQ, 0, -1)
+if #ids == 0 then return unchanged(0) end
+for _, id in ipairs(ids) do drop_item(id) end
+redis.call('DEL', PQ)
+local result = #ids
+"""
+
+SKIP_PLAYING = PRELUDE + """
+local id = redis.call('HGET', NP, 'id')
+if not id or redis.call('GET', SKIP) == id then return unchanged(0) end
+redis.call('SET', SKIP, id)
+local result = 1
+"""
+
+# A[1] now (epoch seconds).
+PAUSE = PRELUDE + """
+local now = tonumber(A[1])
+local np = redis.call('HMGET', NP, 'id', 'starttime', 'duration', 'paused')
+if not np[1] or np[4] == '1' or redis.call('GET', SKIP) == np[1] then return unchanged(0) end
+local pos = math.min(math.max(now - tonumber(np[2]), 0), tonumber(np[3]))
+redis.call('HSET', NP, 'paused', '1', 'pos', pos)
+local result = 1
+"""
+
+RESUME = PRELUDE + """
+local now = tonumber(A[1])
+local np = redis.call('HMGET', NP, 'id', 'pos', 'duration', 'paused')
+if not np[1] or np[4] ~= '1' then return unchanged(0) end
+local start = now - tonumber(np[2])
+redis.call('HSET', NP, 'paused', '0', 'starttime', start, 'endtime', start + tonumber(np[3]))
+local result = 1
+"""
+
+# A[1] now. Returns the finished song's hash (+ started/ended) or nil.
+ADVANCE = PRELUDE + """
+local now = tonumber(A[1])
+local np = redis.call('HMGET', NP, 'id', 'starttime', 'endtime', 'paused')
+local current = np[1]
+local result = false
+if current then
+  local skipping = redis.call('GET', SKIP) == current
+  if not skipping and (np[4] == '1' or tonumber(np[3]) > now) then return unchanged(false) end
+  local ended = now
+  if not skipping then ended = math.min(tonumber(np[3]), now) end
+  result = redis.call('HGETALL', P_ITEM .. current)
+  for _, v in ipairs({'started', np[2], 'ended', string.format('%.17g', ended)}) do result[#result + 1] = v end
+  drop_item(current)
+  redis.call('DEL', NP)
+elseif redis.call('ZCARD', PQ) == 0 then
+  return unchanged(false)
+end
+redis.call('DEL', SKIP)
+local nxt = redis.call('ZPOPMIN', PQ)
+if #nxt > 0 then
+  local duration = tonumber(redis.call('HGET', P_ITEM .. nxt[1], 'duration') or '0') or 0
+  redis.call('HSET', NP, 'id', nxt[1], 'starttime', now, 'endtime', now + duration,
+             'duration', duration, 'paused', '0', 'pos', 0)
+end
+"""
+
+# A[1] user, A[2] name, A[3] now, A[4] max per window, A[5] window seconds, A[6] list cap,
+# A[7] list minimum, A[8] default volume, A[9] the entry JSON to record.
+AIRHORN = PRELUDE + """
+local user, name, now = A[1], A[2], tonumber(A[3])
+local max, window, cap, keep = tonumber(A[4]), tonumber(A[5]), tonumber(A[6]), tonumber(A[7])
+local fired, oldest = 0, nil
+for _, raw in ipairs(redis.call('LRANGE', HORNS, 0, -1)) do
+  local ok, e = pcall(cjson.decode, raw)
+  if ok and type(e) == 'table' and e.user == user and tonumber(e.t)
+      and tonumber(e.t) > now - window then
+    fired = fired + 1
+    oldest = tonumber(e.t)
+  end
+end
+local free = 0
+if fired >= max then
+  local fkey = P_FREEHORN .. user
+  if tonumber(redis.call('GET', fkey) or '0') < 1 then
+    return unchanged({'limited', tostring(math.max(1, math.ceil((oldest or now) + window - now)))})
+  end
+  redis.call('DECR', fkey)
+  free = 1
+end
+redis.call('LPUSH', HORNS, A[9])
+redis.call('LTRIM', HORNS, 0, cap - 1)
+-- Expired horns fall off the end, but the list never drops below `keep` entries.
+while redis.call('LLEN', HORNS) > keep do
+  local ok, e = pcall(cjson.decode, redis.call('LINDEX', HORNS, -1))
+  if ok and type(e) == 'table' and tonumber(e.t) and tonumber(e.t) > now - window then break end
+  redis.call('RPOP', HORNS)
+end
+local volume = tonumber(redis.call('GET', VOLUME_KEY) or A[8]) or tonumber(A[8])
+event_data = cjson.encode({name = name, volume = volume, user = user})
+local result = {'ok', tostring(volume), tostring(free)}
+"""
+
+# A[1] uri, A[2] ttl seconds.
+FILTER = PRELUDE + """
+redis.call('SET', P_FILTER .. A[1], '1', 'EX', tonumber(A[2]))
+local raw = redis.call('GET', PREVIEW)
+if raw then
+  local ok, p = pcall(cjson.decode, raw)
+  if ok and type(p) == 'table' and p.uri == A[1] then redis.call('DEL', PREVIEW) end
+end
+local result = 1
+"""
+
+# A[1] preview JSON, or '' to clear it.
+PREVIEW_SET = PRELUDE + """
+local current = redis.call('GET', PREVIEW) or ''
+if current == A[1] then return unchanged(0) end
+if A[1] == '' then redis.call('DEL', PREVIEW) else redis.call('SET', PREVIEW, A[1]) end
+local result = 1
+"""
+
+# A read snapshot in one round trip. KEYS: PQ, NP, SKIP, PREVIEW, VERSION.
+# ARGV: item, jam, comments prefixes; want queue 1/0; want now-playing 1/0; one item id or ''.
+READ = """
+local PQ, NP, SKIP, PREVIEW, VERSION = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local P_ITEM, P_JAM, P_COMMENTS = ARGV[1], ARGV[2], ARGV[3]
+local function item_entry(id)
+  local h = redis.call('HGETALL', P_ITEM .. id)
+  if #h == 0 then return false end
+  return {h, redis.call('SMEMBERS', P_JAM .. id), redis.call('LRANGE', P_COMMENTS .. id, 0, -1)}
+end
+local queue, np, item = false, false, false
+if ARGV[4] == '1' then
+  queue = {}
+  for _, id in ipairs(redis.call('ZRANGE', PQ, 0, -1)) do
+    local entry = item_entry(id)
+    if entry then queue[#queue + 1] = entry end
+  end
+end
+if ARGV[5] == '1' then
+  local h = redis.call('HGETALL', NP)
+  local id = redis.call('HGET', NP, 'id')
+  np = {h, redis.call('GET', SKIP) or '', id and item_entry(id) or false}
+end
+if ARGV[6] ~= '' and (redis.call('ZSCORE', PQ, ARGV[6]) or redis.call('HGET', NP, 'id') == ARGV[6]) then
+  item = item_entry(ARGV[6])
+end
+return {tonumber(redis.call('GET', VERSION) or '0'), redis.call('GET', PREVIEW) or '', queue, np,
+        item}
+"""
+
+# KEYS[1] PQ; ARGV[1] item prefix. The uris of every queued item.
+QUEUED_URIS = """
+local uris = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local uri = redis.call('HGET', ARGV[1] .. id, 'uri')
+  if uri then uris[#uris + 1] = uri end
+end
+return uris
+"""
+
+
+class ReadScript:
+    """A plain (unguarded, read-only) script registered once per client."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self._scripts: dict[int, object] = {}
+
+    def __call__(self, client: redis.Redis, keys_: list[str], args: list[str]):
+        script = self._scripts.get(id(client))
+        if script is None:
+            script = self._scripts[id(client)] = client.register_script(self.source)
+        return script(keys=keys_, args=args, client=client)
+
+
+SCRIPTS = {
+    name: GuardedScript(body)
+    for name, body in {
+        "add_song": ADD_SONG, "vote": VOTE, "jam": JAM, "comment": COMMENT, "remove": REMOVE,
+        "clear": CLEAR, "skip": SKIP_PLAYING, "pause": PAUSE, "resume": RESUME,
+        "advance": ADVANCE, "airhorn": AIRHORN, "filter": FILTER, "preview": PREVIEW_SET,
+    }.items()
+}
+READ_STATE = ReadScript(READ)
+READ_URIS = ReadScript(QUEUED_URIS)
