@@ -133,3 +133,11 @@ GLOBAL_PREFIXES = ("NESTS|", NEST_PREFIX)
 
 # db.py: per-nest counter that hands out queue item ids (INCR), so ids never repeat in a nest.
 ITEM_COUNTER = "MISC|queue-item-id"
+
+# Bender: per-nest "found nothing, wait" marker (value = retry-after epoch seconds) and the
+# nest-independent catalog answers Bender caches (shared by every nest, so global).
+BENDER_BACKOFF = "BENDER|backoff"
+
+
+def bender_global_cache(strategy: str, seed: str) -> str:
+    return f"NESTS|bender-cache:{strategy}:{seed}"

@@ -1,0 +1,163 @@
+"""Bender's choice of one song: the seed (human pick → Bender pick → now playing → nest hint),
+the weighted strategies in turn, and the songs it must never pick (filtered, queued, playing,
+just played)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from config import CONF
+from echonest import history
+from echonest.bender_strategies import (
+    CANDIDATES,
+    PickContext,
+    Seed,
+    strategy_order,
+    strategy_weights,
+)
+from echonest.catalog.track import Track
+from echonest.errors import InvalidRequest
+
+log = logging.getLogger(__name__)
+
+RECENT_PLAYS_AVOIDED = 25     # Bender does not repeat what this nest just heard
+THROWBACK_LOOKUPS = 5         # throwback uris resolved per attempt (each may be a catalog call)
+MAX_URI = 512
+
+
+def redis_client(db: Any) -> redis.Redis:
+    for name in ("redis", "r", "_r", "client"):
+        client = getattr(db, name, None)
+        if isinstance(client, redis.Redis):
+            return client
+    from echonest.store import default_client
+
+    return default_client()
+
+
+def is_auto(item: dict[str, Any] | None) -> bool:
+    return bool(item) and item.get("auto") in (True, 1, "1", "true", "True")
+
+
+def as_epoch(value: Any, default: float) -> float:
+    if isinstance(value, datetime):
+        return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).timestamp()
+    if isinstance(value, str):
+        try:
+            return as_epoch(datetime.fromisoformat(value), default)
+        except ValueError:
+            return default
+    return default
+
+
+def playing_item(db: Any, now: datetime) -> dict[str, Any] | None:
+    item = db.now_playing(now)
+    return item if isinstance(item, dict) and item.get("uri") else None
+
+
+# --- seeds -------------------------------------------------------------------------------------
+def _seed_uris(db: Any, client: redis.Redis, playing: dict[str, Any] | None):
+    """(source, uri) in seed order: human pick, Bender pick, now playing."""
+    queued = sorted(db.queue_items(), key=lambda i: str(i.get("added_at", "")), reverse=True)
+    for auto, source, from_history in ((False, "human", history.last_human_pick),
+                                       (True, "bender", history.last_bender_pick)):
+        for item in queued:
+            if is_auto(item) is auto:
+                yield source, item.get("uri")
+                break
+        if playing and is_auto(playing) is auto:
+            yield source, playing.get("uri")
+        entry = from_history(client, db.nest_id)
+        if entry:
+            yield source, entry.get("uri")
+    if playing:
+        yield "now_playing", playing.get("uri")
+
+
+def resolve_seed(db: Any, catalog: Any, nest_meta: dict[str, Any] | None,
+                 now: datetime) -> Seed:
+    """The first seed that resolves: human pick → Bender pick → now playing → nest seed/genre."""
+    meta = nest_meta if isinstance(nest_meta, dict) else {}
+    client = redis_client(db)
+    candidates = list(_seed_uris(db, client, playing_item(db, now)))
+    candidates.append(("seed_uri", meta.get("seed_uri")))
+    hint = meta.get("genre_hint") if isinstance(meta.get("genre_hint"), str) else None
+    hint = hint.strip()[:100] if hint and hint.strip() else None
+    tried: set[str] = set()
+    for source, uri in candidates:
+        if not isinstance(uri, str) or not uri or len(uri) > MAX_URI or uri in tried:
+            continue
+        tried.add(uri)
+        try:
+            track = catalog.lookup(uri)
+        except InvalidRequest:
+            continue  # a song the catalog no longer knows: try the next seed
+        return Seed(track=track, genre=hint, source=source)
+    if hint:
+        return Seed(track=None, genre=hint, source="genre_hint")
+    return Seed(track=None, genre=str(CONF.BENDER_DEFAULT_GENRE or "pop"), source="default")
+
+
+# --- picking -----------------------------------------------------------------------------------
+def _excluded_uris(db: Any, client: redis.Redis, playing: dict[str, Any] | None) -> set[str]:
+    excluded = set(db.queued_uris())
+    if playing:
+        excluded.add(playing["uri"])
+    excluded.update(e["uri"] for e in history.recent_plays(client, db.nest_id,
+                                                           RECENT_PLAYS_AVOIDED))
+    return excluded
+
+
+def _first_allowed(db: Any, catalog: Any, candidates: list[Any], excluded: set[str],
+                   rng: random.Random) -> Track | None:
+    pool = list(candidates)
+    rng.shuffle(pool)
+    lookups = 0
+    for candidate in pool:
+        uri = candidate.uri if isinstance(candidate, Track) else candidate
+        if not isinstance(uri, str) or uri in excluded or db.is_filtered(uri):
+            continue
+        if isinstance(candidate, Track):
+            return candidate
+        if lookups >= THROWBACK_LOOKUPS:
+            return None
+        lookups += 1
+        try:
+            return catalog.lookup(uri)
+        except InvalidRequest:
+            excluded.add(uri)
+    return None
+
+
+def pick_with_strategy(db: Any, catalog: Any, nest_meta: dict[str, Any] | None, now: datetime,
+                       rng: random.Random | None = None) -> tuple[str, Track] | None:
+    """(strategy name, track) of Bender's next pick, or None when no strategy finds one.
+
+    Raises CatalogError when the catalog fails (``fill_nest`` catches it and backs off).
+    """
+    rng = rng or random.Random()
+    client = redis_client(db)
+    playing = playing_item(db, now)
+    seed = resolve_seed(db, catalog, nest_meta, now)
+    excluded = _excluded_uris(db, client, playing)
+    if seed.track is not None:
+        excluded.add(seed.track.uri)
+    ctx = PickContext(client=client, nest_id=db.nest_id, catalog=catalog, seed=seed, now=now,
+                      rng=rng)
+    for name in strategy_order(rng, strategy_weights()):
+        track = _first_allowed(db, catalog, CANDIDATES[name](ctx), excluded, rng)
+        if track is not None:
+            return name, track
+    return None
+
+
+def next_pick(db: Any, catalog: Any, nest_meta: dict[str, Any] | None, now: datetime,
+              rng: random.Random | None = None) -> Track | None:
+    """Bender's next song for this nest, or None when nothing fits."""
+    found = pick_with_strategy(db, catalog, nest_meta, now, rng)
+    return found[1] if found else None
