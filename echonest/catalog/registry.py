@@ -1,0 +1,210 @@
+"""Catalog: routes calls to providers by URI scheme and guards the rest of the app from them."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from echonest.catalog.base import Album, Provider
+from echonest.catalog.track import Track
+from echonest.errors import CatalogError, EchoNestError, InvalidRequest
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_URI_LENGTH = 512
+MAX_LIMIT = 50
+DEFAULT_SEARCH_MAX = 200
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]{0,31}):\S+$")
+
+
+def _query_max(conf: Any) -> int:
+    value = getattr(conf, "SEARCH_MAX_QUERY_LENGTH", None) if conf is not None else None
+    if value is None:
+        from config import CONF
+
+        value = CONF.SEARCH_MAX_QUERY_LENGTH
+    return int(value or DEFAULT_SEARCH_MAX)
+
+
+def _check_limit(limit: Any) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return limit
+
+
+def _check_text(value: Any, what: str, max_length: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{what} must be text")
+    value = value.strip()
+    if not value:
+        raise InvalidRequest(f"{what} must not be empty")
+    if len(value) > max_length:
+        raise InvalidRequest(f"{what} is too long (at most {max_length} characters)")
+    return value
+
+
+class Catalog:
+    """All configured providers behind one guarded surface.
+
+    ``lookup``/``search`` raise ``InvalidRequest`` for bad input and ``CatalogError`` when a
+    provider fails; a provider exception never escapes as anything else. Bender lookups answer
+    ``[]`` for a uri no provider owns (a seed from a catalog that is no longer configured).
+    """
+
+    def __init__(self, providers: Iterable[Provider], default: Provider | None = None,
+                 conf: Any = None):
+        self.providers: tuple[Provider, ...] = tuple(providers)
+        if not self.providers:
+            raise ValueError("a Catalog needs at least one provider")
+        self.default: Provider = default or self.providers[0]
+        if self.default not in self.providers:
+            self.providers = (self.default, *self.providers)
+        self._by_scheme: dict[str, Provider] = {}
+        for provider in self.providers:
+            for scheme in provider.uri_schemes:
+                self._by_scheme.setdefault(scheme, provider)
+        self._conf = conf
+
+    # --- routing -------------------------------------------------------------------------
+    @property
+    def schemes(self) -> tuple[str, ...]:
+        return tuple(self._by_scheme)
+
+    def provider_for(self, uri: str) -> Provider | None:
+        """The provider owning ``uri``'s scheme, or None."""
+        if not isinstance(uri, str):
+            return None
+        match = _SCHEME.match(uri.strip())
+        return self._by_scheme.get(match.group(1)) if match else None
+
+    def _guard(self, provider: Provider, what: str, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except EchoNestError:
+            raise
+        except Exception as exc:  # any provider bug or outage must not take the caller down
+            log.warning("catalog provider %s failed in %s", provider.name, what, exc_info=True)
+            raise CatalogError(
+                f"The {provider.name or 'music'} catalog is unavailable right now "
+                f"({what} failed: {type(exc).__name__}); please try again shortly."
+            ) from exc
+
+    def _tracks(self, provider: Provider, what: str, call: Callable[[], Any],
+                limit: int | None = None) -> list[Track]:
+        result = self._guard(provider, what, call)
+        if result is None:
+            return []
+        if not isinstance(result, (list, tuple)):
+            raise CatalogError(f"The {provider.name} catalog gave a malformed answer to {what}.")
+        tracks = [t for t in result if isinstance(t, Track)]
+        return tracks[:limit] if limit is not None else tracks
+
+    def normalize_uri(self, text: Any) -> tuple[Provider, str] | None:
+        """A pasted URI/URL → (owning provider, canonical uri), or None if nobody claims it."""
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_URI_LENGTH:
+            return None
+        text = text.strip()
+        for provider in self.providers:
+            uri = self._guard(provider, "normalize_uri", lambda p=provider: p.normalize_uri(text))
+            if isinstance(uri, str) and uri:
+                return provider, uri
+        return None
+
+    # --- the public surface ----------------------------------------------------------------
+    def lookup(self, uri: Any) -> Track:
+        """The track for a uri (or a pasted URL a provider recognises)."""
+        text = _check_text(uri, "track uri", MAX_URI_LENGTH)
+        claimed = self.normalize_uri(text)
+        if claimed:
+            provider, canonical = claimed
+        else:
+            match = _SCHEME.match(text)
+            if not match:
+                raise InvalidRequest("track uri is malformed (expected scheme:type:id)")
+            provider = self._by_scheme.get(match.group(1))
+            if provider is None:
+                raise InvalidRequest(f"no catalog handles '{match.group(1)}:' uris here")
+            canonical = text
+        track = self._guard(provider, "lookup", lambda: provider.lookup(canonical))
+        if not isinstance(track, Track):
+            raise InvalidRequest("track not found")
+        return track
+
+    def search(self, q: Any, limit: int = 10) -> list[Track]:
+        """Free-text search on the default provider; a pasted track uri/URL finds that track."""
+        query = _check_text(q, "search query", _query_max(self._conf))
+        limit = _check_limit(limit)
+        claimed = self.normalize_uri(query)
+        if claimed:
+            provider, canonical = claimed
+            track = self._guard(provider, "lookup", lambda: provider.lookup(canonical))
+            return [track] if isinstance(track, Track) else []
+        provider = self.default
+        return self._tracks(provider, "search", lambda: provider.search(query, limit), limit)
+
+    # --- Bender lookups --------------------------------------------------------------------
+    def _owner(self, uri: Any) -> Provider | None:
+        if not isinstance(uri, str) or len(uri) > MAX_URI_LENGTH:
+            return None
+        return self.provider_for(uri)
+
+    def _seeded(self, seed_uri: str | None) -> Provider:
+        return (self._owner(seed_uri) if seed_uri else None) or self.default
+
+    def artist_top_tracks(self, artist_uri: str) -> list[Track]:
+        provider = self._owner(artist_uri)
+        if provider is None:
+            return []
+        return self._tracks(provider, "artist_top_tracks",
+                            lambda: provider.artist_top_tracks(artist_uri.strip()))
+
+    def artist_albums(self, artist_uri: str) -> list[Album]:
+        provider = self._owner(artist_uri)
+        if provider is None:
+            return []
+        result = self._guard(provider, "artist_albums",
+                             lambda: provider.artist_albums(artist_uri.strip()))
+        if not isinstance(result, (list, tuple)):
+            return []
+        return [a for a in result if isinstance(a, Album)]
+
+    def album_tracks(self, album_uri: str) -> list[Track]:
+        provider = self._owner(album_uri)
+        if provider is None:
+            return []
+        return self._tracks(provider, "album_tracks",
+                            lambda: provider.album_tracks(album_uri.strip()))
+
+    def search_artist(self, name: str, *, seed_uri: str | None = None) -> list[Track]:
+        """Tracks by artists matching ``name`` from the seed's provider (else the default)."""
+        if not isinstance(name, str) or not name.strip():
+            return []
+        provider = self._seeded(seed_uri)
+        query = name.strip()[:DEFAULT_SEARCH_MAX]
+        return self._tracks(provider, "search_artist", lambda: provider.search_artist(query))
+
+    def genre_tracks(self, genre: str, limit: int = 50, *,
+                     seed_uri: str | None = None) -> list[Track]:
+        if not isinstance(genre, str) or not genre.strip():
+            return []
+        limit = _check_limit(limit)
+        provider = self._seeded(seed_uri)
+        query = genre.strip()[:DEFAULT_SEARCH_MAX]
+        return self._tracks(provider, "genre_tracks",
+                            lambda: provider.genre_tracks(query, limit), limit)
+
+    def year_tracks(self, year_from: int, year_to: int, limit: int = 50, *,
+                    seed_uri: str | None = None) -> list[Track]:
+        for year in (year_from, year_to):
+            if isinstance(year, bool) or not isinstance(year, int):
+                raise InvalidRequest("years must be whole numbers")
+        limit = _check_limit(limit)
+        if year_from > year_to:
+            year_from, year_to = year_to, year_from
+        provider = self._seeded(seed_uri)
+        return self._tracks(provider, "year_tracks",
+                            lambda: provider.year_tracks(year_from, year_to, limit), limit)
