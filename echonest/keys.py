@@ -141,3 +141,11 @@ BENDER_BACKOFF = "BENDER|backoff"
 
 def bender_global_cache(strategy: str, seed: str) -> str:
     return f"NESTS|bender-cache:{strategy}:{seed}"
+
+
+# Per-member open-connection counts (hash email → n): a member leaves with their last tab.
+MEMBERS_CONN = "MEMBERS-CONN"
+
+
+def members_conn_key(nest_id: str) -> str:
+    return nest_key(nest_id, MEMBERS_CONN)
