@@ -1,0 +1,143 @@
+"""Registry scripts for nests: create, update, touch, start of delete (each one atomic step).
+
+Create cannot use the nest guard (the nest does not exist yet), so it is its own script that
+claims the code with SET NX and checks the active-nest limit in the same step. Every other
+registry write for a nest is guarded: once a nest is gone, nothing can bring its entry back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from echonest.membership import QuietableScript
+
+# KEYS[1] registry, KEYS[2] code lookup, KEYS[3] lower-case lookup (a vanity code that would
+# shadow the code), KEYS[4] the code's deleting marker.
+# ARGV[1] nest id, ARGV[2] metadata JSON, ARGV[3] max active temporary nests, ARGV[4] main id.
+CREATE_LUA = """
+local active = redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], ARGV[4])
+if active >= tonumber(ARGV[3]) then return 'LIMIT' end
+if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1
+   or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return 'TAKEN'
+end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX') then return 'TAKEN' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 'OK'
+"""
+
+_LOAD_META = """
+local raw = redis.call('HGET', KEYS[1], nest_id)
+if not raw then return redis.error_reply('DOMAIN not_found 404 no such nest') end
+local meta = cjson.decode(raw)
+"""
+
+# KEYS[5] new vanity lookup (lower case), KEYS[6] the same text as a code lookup (upper case).
+# ARGV[4] acting user, ARGV[5] JSON of plain fields to set, ARGV[6] keep|set|clear,
+# ARGV[7] new vanity code, ARGV[8] lookup key prefix ("NESTS|code:").
+UPDATE = QuietableScript("""
+if nest_id == 'main' then
+  return redis.error_reply('DOMAIN forbidden 403 the Home Nest cannot be changed')
+end
+""" + _LOAD_META + """
+if meta['is_main'] == true then
+  return redis.error_reply('DOMAIN forbidden 403 the Home Nest cannot be changed')
+end
+if meta['created_by'] ~= ARGV[4] then
+  return redis.error_reply('DOMAIN forbidden 403 only the nest creator can change it')
+end
+local mode = ARGV[6]
+if mode == 'set' then
+  local owner = redis.call('GET', KEYS[5])
+  if (owner and owner ~= nest_id) or redis.call('EXISTS', KEYS[6]) == 1 then
+    return redis.error_reply('DOMAIN invalid_request 400 that vanity code is already taken')
+  end
+end
+local old = meta['vanity_code']
+if mode ~= 'keep' and type(old) == 'string' and old ~= ARGV[7] then
+  if redis.call('GET', ARGV[8] .. old) == nest_id then redis.call('DEL', ARGV[8] .. old) end
+end
+if mode == 'set' then
+  redis.call('SET', KEYS[5], nest_id)
+  meta['vanity_code'] = ARGV[7]
+elseif mode == 'clear' then
+  meta['vanity_code'] = nil
+end
+for field, value in pairs(cjson.decode(ARGV[5])) do meta[field] = value end
+local result = cjson.encode(meta)
+redis.call('HSET', KEYS[1], nest_id, result)
+event_data = result
+""")
+
+# ARGV[4] now (ISO). Nobody's screen changes when last_activity moves: no version bump.
+TOUCH = QuietableScript("""
+local result = 0
+local raw = redis.call('HGET', KEYS[1], nest_id)
+if raw then
+  local meta = cjson.decode(raw)
+  meta['last_activity'] = ARGV[4]
+  redis.call('HSET', KEYS[1], nest_id, cjson.encode(meta))
+  result = 1
+end
+quiet = true
+""")
+
+# KEYS[5] code lookup, KEYS[6] members set, KEYS[7] priority queue.
+# ARGV[4] last_activity the caller saw ('' = delete unconditionally), ARGV[5] lookup prefix,
+# ARGV[6] member liveness key prefix. With ARGV[4] set, the nest is only deleted if it is still
+# as idle as the cleanup worker saw it: nobody joined or queued a song in between.
+DELETE_START = QuietableScript("""
+if nest_id == 'main' then
+  return redis.error_reply('DOMAIN forbidden 403 the Home Nest cannot be deleted')
+end
+""" + _LOAD_META + """
+local result = 1
+if ARGV[4] ~= '' then
+  local busy = meta['last_activity'] ~= ARGV[4] or redis.call('ZCARD', KEYS[7]) > 0
+  for _, email in ipairs(redis.call('SMEMBERS', KEYS[6])) do
+    if redis.call('EXISTS', ARGV[6] .. email) == 1 then busy = true end
+  end
+  if busy then result = 0 end
+end
+if result == 1 then
+  redis.call('SET', KEYS[2], '1')
+  redis.call('HDEL', KEYS[1], nest_id)
+  if redis.call('GET', KEYS[5]) == nest_id then redis.call('DEL', KEYS[5]) end
+  local vanity = meta['vanity_code']
+  if type(vanity) == 'string' and redis.call('GET', ARGV[5] .. vanity) == nest_id then
+    redis.call('DEL', ARGV[5] .. vanity)
+  end
+else
+  quiet = true
+end
+""")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC; a naive datetime is read as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def as_utc(value: Any) -> datetime | None:
+    """A datetime, epoch seconds or ISO string (naive = UTC) → aware UTC; junk → None."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        moment = datetime.fromtimestamp(value, UTC)
+    elif isinstance(value, str) and len(value) <= 64:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
