@@ -146,8 +146,10 @@ def _fill(db: Any, catalog: Any, nest_meta: dict[str, Any] | None, now: datetime
             back_off(db, now, "no song fits")
             return
         try:
-            db.add_song(track, user=BENDER_USER, auto=True)
-        except Conflict:
+            db.add_song(track, user=BENDER_USER, auto=True, now=now)
+        except EchoNestError as exc:
+            if exc.status != 409:
+                raise
             break  # someone queued it (or filled the queue) meanwhile; the next pass retries
         added.append(track)
     if (added or not fits) and _refresh_preview(db, catalog, nest_meta, now, rng) is None:

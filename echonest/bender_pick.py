@@ -31,13 +31,7 @@ MAX_URI = 512
 
 
 def redis_client(db: Any) -> redis.Redis:
-    for name in ("redis", "r", "_r", "client"):
-        client = getattr(db, name, None)
-        if isinstance(client, redis.Redis):
-            return client
-    from echonest.store import default_client
-
-    return default_client()
+    return db.redis
 
 
 def is_auto(item: dict[str, Any] | None) -> bool:

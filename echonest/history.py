@@ -57,8 +57,20 @@ def _entry(nest_id: str, finished: dict[str, Any], now: datetime) -> dict[str, A
         "auto": finished.get("auto") in (True, 1, "1", "true", "True"),
         "title": _clip(finished.get("title")),
         "artist": _clip(finished.get("artist")),
-        "played_at": _utc(now).isoformat(),
+        "played_at": _played_at(finished, now).isoformat(),
     }
+
+
+def _played_at(finished: dict[str, Any], now: datetime) -> datetime:
+    """When the song started (what "played on a Monday" means), else ``now``."""
+    for name in ("started", "starttime", "played_at"):
+        value = finished.get(name)
+        if isinstance(value, str) and len(value) <= 64:
+            try:
+                return _utc(datetime.fromisoformat(value))
+            except ValueError:
+                continue
+    return _utc(now)
 
 
 def _member(entry: dict[str, Any]) -> str:
@@ -140,6 +152,7 @@ def _parse_line(line: str) -> dict[str, Any] | None:
         nest_id = raw.get("nest") if isinstance(raw, dict) else None
         if not isinstance(nest_id, str) or not nest_id or len(nest_id) > 64:
             return None
+        # The line's own played_at wins (see _played_at); it must parse.
         entry = _entry(nest_id, raw, datetime.fromisoformat(raw["played_at"]))
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
