@@ -1,0 +1,271 @@
+"""The player worker: one pass over every nest advances songs, records plays, lets Bender fill.
+
+``master_player_tick_all(now)`` is the pure one-pass step; ``run()`` is the thin loop around it
+that also runs ``cleanup_tick`` every NEST_CLEANUP_INTERVAL_SECONDS. Several workers may run
+against one Redis: a per-nest lock (SET NX PX with an owner token, compare-and-delete release)
+makes sure only one of them touches a nest at a time. Idle nests cost no extra round trips:
+the due check and the listener counts are each one pipelined batch for all nests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import signal
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+import redis
+
+import db as db_module
+from config import CONF
+from echonest import keys
+from echonest.errors import NestGone
+from echonest.membership import QuietableScript, live_member_counts
+from echonest.nest_registry import as_utc, utc_now
+from nests import MAIN_NEST_ID, NestManager, should_delete_nest
+
+log = logging.getLogger("master_player")
+
+LOCK_MS = 30_000  # longer than any one nest's advance + Bender fill, short enough to recover
+
+# Guarded so a worker that listed a nest just before it was deleted cannot recreate its keys.
+_ACQUIRE = QuietableScript("""
+local result = 0
+if redis.call('SET', KEYS[5], ARGV[4], 'NX', 'PX', tonumber(ARGV[5])) then result = 1 end
+quiet = true
+""")
+
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def lock_key(nest_id: str) -> str:
+    return keys.nest_key(nest_id, keys.MASTER_PLAYER_LOCK)
+
+
+def acquire_lock(client: redis.Redis, nest_id: str, token: str, ttl_ms: int = LOCK_MS) -> bool:
+    """Take the nest's player lock for ``token``; False when another worker holds it."""
+    _, got = _ACQUIRE(client, nest_id, keys_=[lock_key(nest_id)], args=[token, int(ttl_ms)])
+    return bool(got)
+
+
+def release_lock(client: redis.Redis, nest_id: str, token: str) -> bool:
+    """Release only our own lock: after a pause longer than the TTL it may be someone else's."""
+    return bool(client.eval(_RELEASE_LUA, 1, lock_key(nest_id), token))
+
+
+def _nest_ids(client: redis.Redis) -> list[str]:
+    ids = client.hkeys(keys.NESTS_REGISTRY)
+    return ids if MAIN_NEST_ID in ids else [MAIN_NEST_ID, *ids]
+
+
+def _metadata(raw: str | None, nest_id: str) -> dict[str, Any]:
+    try:
+        meta = json.loads(raw) if raw else None
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        meta = {"id": nest_id, "is_main": nest_id == MAIN_NEST_ID}
+    return meta
+
+
+def _record_play(client: redis.Redis, nest_id: str, finished: dict, now: datetime) -> None:
+    try:
+        from echonest.history import record_play
+    except ImportError:
+        return
+    try:
+        record_play(client, nest_id, finished, now)
+    except Exception:
+        log.exception("could not record a play in nest %s", nest_id)
+
+
+def _fill(db: Any, catalog: Any, meta: dict[str, Any], now: datetime, listeners: int) -> int:
+    try:
+        from echonest.bender import fill_nest
+    except ImportError:
+        return 0
+    try:
+        return len(fill_nest(db, catalog, meta, now, listeners) or [])
+    except Exception:
+        log.exception("bender failed in nest %s", db.nest_id)
+        return 0
+
+
+class _CatalogOnce:
+    """One catalog (one Spotify client and token) for every nest in a pass, built on demand."""
+
+    def __init__(self, catalog: Any, client: redis.Redis):
+        self._catalog, self._client, self._tried = catalog, client, catalog is not None
+
+    def get(self) -> Any:
+        if not self._tried:
+            self._tried = True
+            try:
+                from echonest.catalog import get_catalog
+
+                self._catalog = get_catalog(CONF, redis_client=self._client)
+            except Exception:
+                log.exception("no catalog: Bender sits this pass out")
+        return self._catalog
+
+
+def _bender_wanted(meta: dict[str, Any], listeners: int) -> bool:
+    return bool(CONF.USE_BENDER) and listeners > 0 and meta.get("bender_enabled", True) is not False
+
+
+def _tick_nest(client: redis.Redis, nest_id: str, meta: dict[str, Any], now: datetime,
+               is_due: bool, listeners: int, catalogs: _CatalogOnce, summary: dict) -> None:
+    token = secrets.token_hex(16)
+    if not acquire_lock(client, nest_id, token):
+        summary["locked_out"].append(nest_id)
+        return
+    try:
+        db = db_module.DB(nest_id, init_history_to_redis=False, redis_client=client)
+        if is_due:
+            finished = db.advance(now)
+            summary["advanced"].append(nest_id)
+            if finished:
+                _record_play(client, nest_id, finished, now)
+        if _bender_wanted(meta, listeners):
+            catalog = catalogs.get()
+            if catalog is not None:
+                summary["bender_added"] += _fill(db, catalog, meta, now, listeners)
+    finally:
+        release_lock(client, nest_id, token)
+
+
+def master_player_tick_all(now: datetime | None = None, redis_client: redis.Redis | None = None,
+                           catalog: Any = None) -> dict[str, Any]:
+    """One pass over all nests; returns what it did (ids advanced, locked out, failed)."""
+    client = redis_client or _default_client()
+    now = as_utc(now) if now is not None else utc_now()
+    nest_ids = _nest_ids(client)
+    due = set(db_module.due_nests(client, nest_ids, now))
+    listeners = live_member_counts(client, nest_ids)
+    active = [n for n in nest_ids if n in due or (CONF.USE_BENDER and listeners[n] > 0)]
+    summary: dict[str, Any] = {"nests": len(nest_ids), "due": sorted(due), "advanced": [],
+                               "locked_out": [], "bender_added": 0, "errors": {}}
+    if not active:
+        return summary
+    metas = dict(zip(active, client.hmget(keys.NESTS_REGISTRY, active), strict=True))
+    catalogs = _CatalogOnce(catalog, client)
+    for nest_id in active:
+        try:
+            _tick_nest(client, nest_id, _metadata(metas[nest_id], nest_id), now,
+                       nest_id in due, listeners[nest_id], catalogs, summary)
+        except NestGone:
+            continue  # deleted mid-pass
+        except Exception as exc:
+            log.exception("player pass failed for nest %s", nest_id)
+            summary["errors"][nest_id] = repr(exc)
+    return summary
+
+
+def cleanup_tick(now: datetime, redis_client: redis.Redis | None = None) -> list[str]:
+    """Delete every temporary nest ``should_delete_nest`` condemns; returns the deleted ids."""
+    client = redis_client or _default_client()
+    metas = {nest_id: _metadata(raw, nest_id)
+             for nest_id, raw in client.hgetall(keys.NESTS_REGISTRY).items()
+             if nest_id != MAIN_NEST_ID}
+    if not metas:
+        return []
+    ids = list(metas)
+    members = live_member_counts(client, ids)
+    pipe = client.pipeline(transaction=False)
+    for nest_id in ids:
+        pipe.zcard(keys.nest_key(nest_id, keys.PRIORITY_QUEUE))
+    sizes = dict(zip(ids, pipe.execute(), strict=True))
+    manager = NestManager(client)
+    deleted = []
+    for nest_id in ids:
+        meta = metas[nest_id]
+        if not should_delete_nest(meta, members[nest_id], sizes[nest_id], now):
+            continue
+        try:
+            # Re-checked inside the delete step: someone may have joined since we looked.
+            if manager.delete_nest(nest_id, only_if_idle_since=meta.get("last_activity")):
+                deleted.append(nest_id)
+        except Exception:
+            log.exception("could not delete idle nest %s", nest_id)
+    if deleted:
+        log.info("deleted idle nests: %s", ", ".join(deleted))
+    return deleted
+
+
+def nest_cleanup_loop(stop_event: threading.Event | None = None, interval: float | None = None,
+                      redis_client: redis.Redis | None = None) -> None:
+    """Run ``cleanup_tick`` every ``interval`` seconds until ``stop_event`` is set."""
+    stop = stop_event or threading.Event()
+    wait = float(interval if interval is not None else CONF.NEST_CLEANUP_INTERVAL_SECONDS or 60)
+    while not stop.is_set():
+        try:
+            cleanup_tick(utc_now(), redis_client)
+        except Exception:
+            log.exception("nest cleanup pass failed")
+        stop.wait(wait)
+
+
+def run(stop_event: threading.Event | None = None,
+        redis_client: redis.Redis | None = None) -> None:
+    """The worker loop: a player pass every PLAYER_TICK_SECONDS, cleanup every interval."""
+    stop = stop_event or threading.Event()
+    client = redis_client or _default_client()
+    _start_up(client)
+    tick = float(CONF.PLAYER_TICK_SECONDS or 1.0)
+    cleanup_every = float(CONF.NEST_CLEANUP_INTERVAL_SECONDS or 60)
+    next_cleanup = time.monotonic()
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            master_player_tick_all(redis_client=client)
+        except Exception:
+            log.exception("player pass failed")
+        if started >= next_cleanup:
+            next_cleanup = started + cleanup_every
+            try:
+                cleanup_tick(utc_now(), client)
+            except Exception:
+                log.exception("nest cleanup pass failed")
+        stop.wait(max(0.05, tick - (time.monotonic() - started)))
+
+
+def _start_up(client: redis.Redis) -> None:
+    try:
+        NestManager(client).ensure_main()
+    except Exception:
+        log.exception("could not ensure the main nest's registry entry")
+    try:
+        from echonest.history import load_history
+    except ImportError:
+        return
+    try:
+        load_history(client)
+    except Exception:
+        log.exception("could not load play history")
+
+
+def _default_client() -> redis.Redis:
+    from echonest.store import default_client
+
+    return default_client()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("player worker started")
+    run(stop)
+    log.info("player worker stopped")
+
+
+if __name__ == "__main__":
+    main()
