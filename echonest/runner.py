@@ -1,0 +1,183 @@
+"""``make run``: the embedded engine (unless REDIS_URL), the web processes and a player worker.
+
+One supervisor, no silent restarts: if any child dies the whole set stops with a message, and
+Ctrl-C/SIGTERM stops every child and then the engine. Web processes share one socket bound
+here and inherited by each child, so several of them serve one port.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+log = logging.getLogger("echonest.runner")
+
+STOP_TIMEOUT = 8.0
+HEALTH_TIMEOUT = 30.0
+
+
+class Runner:
+    """Owns every process ``make run`` starts; ``stop()`` is safe to call more than once."""
+
+    def __init__(self, conf: Any):
+        self.conf = conf
+        self.engine = None
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.listener: socket.socket | None = None
+        self.redis_url = str(conf.REDIS_URL or "")
+
+    # --- start ---------------------------------------------------------------------------
+    def start(self) -> None:
+        if not self.redis_url:
+            from echonest.engine import EmbeddedEngine
+
+            data_dir = Path(self.conf.DATA_DIR or "data")
+            self.engine = EmbeddedEngine(data_dir, persist=True).start()
+            self.redis_url = self.engine.url
+            print(f"embedded Valkey on {self.redis_url} (data in {data_dir.resolve()})",
+                  flush=True)
+        self._ensure_main()
+        self.listener = bind(self.conf.HOST, int(self.conf.PORT))
+        env = {**os.environ, "REDIS_URL": self.redis_url,
+               "DATA_DIR": str(Path(self.conf.DATA_DIR or "data").resolve())}
+        fd = self.listener.fileno()
+        for n in range(max(1, int(self.conf.WEB_PROCESSES or 1))):
+            self._spawn(f"web-{n + 1}", [sys.executable, "-m", "echonest.web.server",
+                                         "--fd", str(fd), "--parent-pid", str(os.getpid())],
+                        env, pass_fds=(fd,))
+        self._spawn("player", [sys.executable, "-m", "master_player"], env)
+
+    def _ensure_main(self) -> None:
+        from echonest.store import connect
+        from nests import NestManager
+
+        client = connect(self.redis_url)
+        try:
+            NestManager(client).ensure_main()
+        finally:
+            client.close()
+
+    def _spawn(self, name: str, argv: list[str], env: dict, pass_fds: tuple = ()) -> None:
+        # Own process group: a terminal Ctrl-C reaches only us, and we stop children in order.
+        proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, process_group=0,
+                                stdin=subprocess.DEVNULL)
+        self.children.append((name, proc))
+
+    def wait_healthy(self, timeout: float = HEALTH_TIMEOUT) -> bool:
+        url = f"http://{local_host(self.conf.HOST)}:{int(self.conf.PORT)}/health"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.dead_child():
+                return False
+            try:
+                if requests.get(url, timeout=1).status_code == 200:
+                    return True
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        return False
+
+    # --- supervise -----------------------------------------------------------------------
+    def dead_child(self) -> tuple[str, int] | None:
+        for name, proc in self.children:
+            code = proc.poll()
+            if code is not None:
+                return name, code
+        if self.engine and self.engine.process and self.engine.process.poll() is not None:
+            return "engine", self.engine.process.returncode
+        return None
+
+    def stop(self) -> None:
+        for _, proc in self.children:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for name, proc in self.children:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time; killing it", name)
+                proc.kill()
+                proc.wait()
+        self.children = []
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+        if self.engine is not None:
+            self.engine.stop()  # after the children: they may still be writing on the way out
+            self.engine = None
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The shared listening socket; children inherit it (no SO_REUSEPORT needed)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def local_host(host: str) -> str:
+    return "localhost" if host in ("", "0.0.0.0", "::", "127.0.0.1") else host  # noqa: S104
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum, _frame) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s runner %(levelname)s %(message)s")
+    from config import CONF
+
+    runner = Runner(CONF)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    code = 0
+    try:
+        runner.start()
+        if not runner.wait_healthy():
+            dead = runner.dead_child()
+            print(f"EchoNest did not start ({dead[0]} exited with {dead[1]})" if dead
+                  else "EchoNest did not answer /health in time", file=sys.stderr, flush=True)
+            return 1
+        url = f"http://{local_host(CONF.HOST)}:{int(CONF.PORT)}"
+        print(f"EchoNest is running: {url}  (Ctrl-C to stop)", flush=True)
+        if CONF.HOST in ("0.0.0.0", "::"):  # noqa: S104
+            print("listening on every interface: phones on your network can join", flush=True)
+        while True:
+            dead = runner.dead_child()
+            if dead:
+                print(f"{dead[0]} exited with status {dead[1]}; stopping EchoNest",
+                      file=sys.stderr, flush=True)
+                code = 1
+                break
+            time.sleep(0.5)
+    except _Stop:
+        print("stopping EchoNest…", flush=True)
+    except OSError as exc:
+        print(f"could not start EchoNest: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        runner.stop()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""One Redis pub/sub subscription per web process, fanned out to local WebSocket/SSE listeners.
+
+A nest's channel is subscribed when its first local listener arrives and released with the last
+(encode/broadcaster style). Each envelope's heavy payload (queue body, now playing) is built once
+per process and serialized once per frame kind; every listener gets the same string object.
+
+Plain ``threading``/``queue`` primitives: the web server monkey-patches them into greenlets, so
+no OS thread is ever made per connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from echonest import events, keys
+
+log = logging.getLogger(__name__)
+
+WS = "ws"                    # full envelope as one JSON text frame
+SSE = "sse"                  # event:/id:/data: rendering of the same envelope
+SSE_LEGACY = "sse_legacy"    # main-nest /api/events: queue_update data is the legacy item list
+KINDS = (WS, SSE, SSE_LEGACY)
+
+CLOSE = object()             # outbox sentinel: the connection must end (nest deleted, overflow)
+OUTBOX_SIZE = 256            # frames a slow client may lag behind before it is cut off
+READ_TIMEOUT = 1.0           # pub/sub poll, so stop() and the Redis ping get a turn
+PUBSUB_PING_SECONDS = 30
+
+
+class Listener:
+    """One local connection's outbox. The fan-out only ever does non-blocking puts into it."""
+
+    def __init__(self, nest_id: str, kind: str, maxsize: int = OUTBOX_SIZE):
+        if kind not in KINDS:
+            raise ValueError(f"unknown listener kind {kind!r}")
+        self.nest_id = nest_id
+        self.kind = kind
+        self.outbox: queue.Queue = queue.Queue(maxsize)
+        self.overflowed = False
+        self.ended = False
+        self.reason = ""
+
+    def deliver(self, frame: str) -> None:
+        if self.ended:
+            return
+        try:
+            self.outbox.put_nowait(frame)
+        except queue.Full:
+            # A client this far behind would render stale state anyway; cut it off so it
+            # reconnects and refetches, instead of buffering without bound.
+            self.overflowed = True
+            self.end("overflow")
+
+    def end(self, reason: str = "closed") -> None:
+        """Make the connection's sender finish after the frames already queued."""
+        if self.ended:
+            return
+        self.ended = True
+        self.reason = reason
+        try:
+            self.outbox.put_nowait(CLOSE)
+        except queue.Full:
+            self.outbox.get_nowait()
+            self.outbox.put_nowait(CLOSE)
+
+    def next_frame(self, timeout: float | None = None) -> Any:
+        """The next frame, CLOSE, or None when ``timeout`` passed with nothing to send."""
+        try:
+            return self.outbox.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+
+class NestReader:
+    """How the fan-out reads one nest's heavy payloads; one DB per call over a shared client."""
+
+    def __init__(self, db_factory: Callable[[str], Any]):
+        self._db = db_factory
+
+    def queue_body(self, nest_id: str) -> dict:
+        return self._db(nest_id).queue_body()
+
+    def now_playing(self, nest_id: str) -> dict:
+        return self._db(nest_id).now_playing()
+
+    def version(self, nest_id: str) -> int:
+        return self._db(nest_id).version()
+
+
+def legacy_queue(body: dict) -> list:
+    """The pre-nest queue shape: ordered items with Bender's preview as the last element."""
+    items = list(body.get("queue") or [])
+    if body.get("preview"):
+        items.append(body["preview"])
+    return items
+
+
+class FrameSet:
+    """The frames of one envelope, each rendered at most once, on first demand."""
+
+    def __init__(self, env: dict, legacy_data: Any = None):
+        self.env = env
+        self._legacy_data = legacy_data
+        self._frames: dict[str, str] = {}
+
+    def frame(self, kind: str) -> str:
+        cached = self._frames.get(kind)
+        if cached is None:
+            if kind == WS:
+                cached = events.dumps(self.env)
+            elif kind == SSE:
+                cached = events.sse_frame(self.env)
+            else:
+                env = self.env
+                if self._legacy_data is not None:
+                    env = {**self.env, "data": self._legacy_data}
+                cached = events.sse_frame(env)
+            self._frames[kind] = cached
+        return cached
+
+
+class Fanout:
+    """The process's single subscriber. ``add``/``remove`` listeners; ``stop`` ends it all."""
+
+    def __init__(self, client: redis.Redis, reader: NestReader, *,
+                 position_seconds: float = 10.0):
+        self._client = _pubsub_client(client)
+        self._reader = reader
+        self._position_seconds = position_seconds
+        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        self._listeners: dict[str, set[Listener]] = {}
+        # Serializes writes on the pub/sub connection (SUBSCRIBE/UNSUBSCRIBE/PING) against
+        # each other; the reader thread is the only one that reads from it.
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- listeners ---------------------------------------------------------------------------
+    def add(self, listener: Listener) -> None:
+        self._ensure_started()
+        channel = keys.pubsub_channel(listener.nest_id)
+        with self._lock:
+            local = self._listeners.setdefault(listener.nest_id, set())
+            local.add(listener)
+            if len(local) == 1:
+                self._pubsub.subscribe(channel)
+
+    def remove(self, listener: Listener) -> None:
+        listener.end()
+        channel = keys.pubsub_channel(listener.nest_id)
+        with self._lock:
+            local = self._listeners.get(listener.nest_id)
+            if not local or listener not in local:
+                return
+            local.discard(listener)
+            if not local:
+                del self._listeners[listener.nest_id]
+                try:
+                    self._pubsub.unsubscribe(channel)
+                except redis.RedisError:
+                    log.warning("unsubscribe from %s failed; the reconnect drops it", channel)
+
+    def listener_count(self, nest_id: str) -> int:
+        return len(self._listeners.get(nest_id, ()))
+
+    def initial_frames(self, nest_id: str, kind: str) -> list[str]:
+        """Current state (queue_update, now_playing) for a new connection, one frame each."""
+        body = self._reader.queue_body(nest_id)
+        version = int(body.get("version") or 0)
+        queue_env = events.envelope(events.QUEUE_UPDATE, nest_id, version, body)
+        playing_env = events.envelope(events.NOW_PLAYING, nest_id, version,
+                                      self._reader.now_playing(nest_id))
+        return [FrameSet(queue_env, legacy_queue(body)).frame(kind),
+                FrameSet(playing_env).frame(kind)]
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def _ensure_started(self) -> None:
+        if self._threads:
+            return
+        with self._lock:
+            if self._threads:
+                return
+            for target, name in ((self._read_loop, "fanout-reader"),
+                                 (self._position_loop, "fanout-position")):
+                thread = threading.Thread(target=target, name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            everyone = [lst for local in self._listeners.values() for lst in local]
+            self._listeners.clear()
+        for listener in everyone:
+            listener.end("shutdown")
+        try:
+            self._pubsub.close()
+        except redis.RedisError:
+            pass
+
+    # --- reading -----------------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        next_ping = time.monotonic() + PUBSUB_PING_SECONDS
+        while not self._stopping.is_set():
+            try:
+                message = self._pubsub.get_message(timeout=READ_TIMEOUT)
+                if message and message.get("type") == "message":
+                    self.dispatch(message["data"])
+                if time.monotonic() >= next_ping:
+                    next_ping = time.monotonic() + PUBSUB_PING_SECONDS
+                    self._ping()
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                if self._stopping.is_set():
+                    return
+                # redis-py resubscribes on reconnect; whatever was published meanwhile is
+                # lost, so every local listener gets a fresh snapshot once Redis answers.
+                log.warning("pub/sub connection lost; reconnecting", exc_info=True)
+                self._stopping.wait(1.0)
+                self._resync()
+            except Exception:
+                log.exception("fan-out reader error; carrying on")
+
+    def _ping(self) -> None:
+        with self._lock:
+            if self._pubsub.subscribed:
+                self._pubsub.ping()
+
+    def _resync(self) -> None:
+        try:
+            with self._lock:
+                if self._listeners:
+                    self._pubsub.ping()  # reconnects (and resubscribes) now, or raises
+            for nest_id in list(self._listeners):
+                version = self._reader.version(nest_id)
+                for event in (events.QUEUE_UPDATE, events.NOW_PLAYING):
+                    self.dispatch(events.dumps(events.envelope(event, nest_id, version)))
+        except (redis.RedisError, OSError):
+            log.warning("Redis still unavailable; will retry")
+
+    def dispatch(self, raw: str) -> None:
+        """Fill in one published envelope's payload and hand its frames to local listeners."""
+        env = _parse_envelope(raw)
+        if env is None:
+            return
+        nest_id = env["nest"]
+        local = list(self._listeners.get(nest_id, ()))
+        if not local:
+            return
+        frames = self._frames_for(env, {lst.kind for lst in local})
+        if frames is None:
+            return
+        for listener in local:
+            listener.deliver(frames.frame(listener.kind))
+            if env["event"] == events.NEST_DELETED:
+                listener.end("nest_deleted")
+
+    def _frames_for(self, env: dict, kinds: set[str]) -> FrameSet | None:
+        nest_id, event = env["nest"], env["event"]
+        try:
+            if event == events.QUEUE_UPDATE:
+                body = self._reader.queue_body(nest_id)
+                env = {**env, "data": body}
+                return FrameSet(env, legacy_queue(body) if SSE_LEGACY in kinds else None)
+            if event == events.NOW_PLAYING:
+                return FrameSet({**env, "data": self._reader.now_playing(nest_id)})
+        except Exception:
+            # A nest deleted between the publish and this read, or Redis hiccuping: the
+            # next event (or the client's refetch on a version gap) catches up.
+            log.warning("could not build %s for nest %s", event, nest_id, exc_info=True)
+            return None
+        return FrameSet(env)
+
+    # --- player position --------------------------------------------------------------------
+    def _position_loop(self) -> None:
+        while not self._stopping.wait(self._position_seconds):
+            for nest_id in list(self._listeners):
+                try:
+                    self._emit_position(nest_id)
+                except Exception:
+                    log.warning("player_position for %s failed", nest_id, exc_info=True)
+
+    def _emit_position(self, nest_id: str) -> None:
+        playing = self._reader.now_playing(nest_id)
+        if not playing.get("id"):
+            return
+        data = {name: playing.get(name) for name in
+                ("id", "starttime", "endtime", "pos", "paused", "now")}
+        version = self._reader.version(nest_id)
+        env = events.envelope(events.PLAYER_POSITION, nest_id, version, data)
+        frames = FrameSet(env)
+        for listener in list(self._listeners.get(nest_id, ())):
+            listener.deliver(frames.frame(listener.kind))
+
+
+def _parse_envelope(raw: Any) -> dict | None:
+    try:
+        env = json.loads(raw)
+    except (TypeError, ValueError):
+        log.warning("ignoring non-JSON pub/sub message %.200r", raw)
+        return None
+    if (not isinstance(env, dict) or env.get("event") not in events.EVENT_NAMES
+            or not isinstance(env.get("nest"), str)):
+        log.warning("ignoring malformed envelope %.200r", raw)
+        return None
+    env.setdefault("data", {})
+    env["v"] = int(env.get("v") or 0)
+    return env
+
+
+def _pubsub_client(client: redis.Redis) -> redis.Redis:
+    """A client on its own pool for the subscription, without redis-py's health-check PINGs:
+    those would be written from the reader thread, racing SUBSCRIBE writes; we ping ourselves
+    under the lock instead."""
+    pool = client.connection_pool
+    kwargs = dict(pool.connection_kwargs)
+    kwargs["health_check_interval"] = 0
+    kwargs["socket_timeout"] = None
+    return redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=pool.connection_class, max_connections=2, **kwargs))

@@ -1,0 +1,105 @@
+"""One gevent web server process: ``python -m echonest.web.server --port N`` (or ``--fd N``).
+
+gevent's monkey-patching happens first, in ``main()`` only, before Flask, redis or our app are
+imported, so sockets, threads and queues used by the app are cooperative. Importing this
+module patches nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+log = logging.getLogger("echonest.web.server")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m echonest.web.server")
+    parser.add_argument("--host", default=None, help="bind address (default CONF.HOST)")
+    parser.add_argument("--port", type=int, default=None, help="port (default CONF.PORT)")
+    parser.add_argument("--fd", type=int, default=None,
+                        help="serve on this inherited, already listening socket (the runner)")
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a CONF key for this process (value read as YAML)")
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="exit when this process goes away (set by the runner)")
+    return parser.parse_args(argv)
+
+
+def apply_overrides(conf: Any, pairs: list[str]) -> None:
+    import yaml
+
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.isupper():
+            raise SystemExit(f"--conf expects KEY=VALUE with an UPPER_SNAKE key, got {pair!r}")
+        setattr(conf, key, yaml.safe_load(raw) if raw else "")
+
+
+def _listener(args: argparse.Namespace, conf: Any):
+    import socket
+
+    if args.fd is not None:
+        sock = socket.socket(fileno=args.fd)
+        sock.setblocking(False)
+        return sock
+    return (args.host or conf.HOST, int(args.port if args.port is not None else conf.PORT))
+
+
+def _watch_parent(parent_pid: int, stop) -> None:
+    import gevent
+
+    while True:
+        gevent.sleep(1.0)
+        if os.getppid() != parent_pid:
+            log.warning("runner %s is gone; stopping", parent_pid)
+            stop()
+            return
+
+
+def main(argv: list[str] | None = None) -> int:
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    import gevent
+    from gevent.pywsgi import WSGIServer
+
+    from config import CONF
+
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if CONF.DEBUG else logging.INFO,
+                        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    apply_overrides(CONF, args.conf)
+
+    from app import create_app
+
+    app = create_app(CONF)
+    server = WSGIServer(_listener(args, CONF), app, log=None, error_log=log)
+
+    def stop(*_):
+        gevent.spawn(server.stop, timeout=2.0)
+
+    gevent.signal_handler(signal.SIGTERM, stop)
+    gevent.signal_handler(signal.SIGINT, stop)
+    if args.parent_pid:
+        gevent.spawn(_watch_parent, args.parent_pid, stop)
+    server.start()
+    log.info("web process %s serving on %s:%s", os.getpid(), *server.address[:2])
+    server.serve_forever()
+    _stop_fanouts(app)
+    return 0
+
+
+def _stop_fanouts(app: Any) -> None:
+    from echonest.web import stream
+
+    stream.shutdown(app)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

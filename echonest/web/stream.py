@@ -1,0 +1,357 @@
+"""Real-time delivery: WebSocket ``/socket[/<code>]`` and SSE ``/api[/nests/<code>]/events``.
+
+Both carry the fan-out's frames (echonest.web.fanout): the same envelopes, serialized once per
+process. A refused WebSocket is refused *before* the upgrade with the usual JSON error and
+status (401 anonymous, 404 unknown nest), so a client never holds a socket it cannot use.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from echonest import actions, events
+from echonest.errors import EchoNestError, NestGone, NotFound, Unauthorized
+from echonest.web import context
+from echonest.web.fanout import CLOSE, SSE, SSE_LEGACY, WS, Fanout, Listener, NestReader
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("stream", __name__)
+
+EXTENSION = "echonest.stream"
+MAX_REF_LENGTH = 200
+# App-defined close codes (4000-4999) so a client can tell "go elsewhere" from "reconnect".
+CLOSE_CODES = {
+    "nest_deleted": (4404, "nest deleted"),
+    "nest_gone": (4404, "nest not found"),
+    "overflow": (1013, "client too slow; reconnect and refetch"),
+    "shutdown": (1001, "server going away"),
+    "closed": (1000, "bye"),
+}
+_lock = threading.Lock()
+
+
+@bp.record_once
+def _on_register(state) -> None:
+    init_app(state.app)
+
+
+def init_app(app: Flask) -> None:
+    """Reserve the app's fan-out slot; the fan-out itself starts with the first listener."""
+    app.extensions.setdefault(EXTENSION, {"fanout": None})
+
+
+def fanout() -> Fanout:
+    """This process's fan-out for the current app, created on first use."""
+    slot = current_app.extensions.setdefault(EXTENSION, {"fanout": None})
+    fan = slot["fanout"]
+    if fan is None:
+        with _lock:
+            fan = slot["fanout"]
+            if fan is None:
+                from db import DB
+
+                client = context.redis()
+
+                def make_db(nest_id: str) -> Any:
+                    return DB(nest_id=nest_id, init_history_to_redis=False, redis_client=client)
+
+                seconds = float(context.conf().PLAYER_POSITION_SECONDS or 10)
+                fan = slot["fanout"] = Fanout(client, NestReader(make_db),
+                                              position_seconds=seconds)
+    return fan
+
+
+def shutdown(app: Flask) -> None:
+    """End every local stream (WebSockets close with 1001) and drop the subscription."""
+    slot = app.extensions.get(EXTENSION) or {}
+    fan = slot.get("fanout")
+    if fan is not None:
+        fan.stop()
+
+
+# --- shared checks ---------------------------------------------------------------------------
+def _require_user() -> Any:
+    from echonest.web.auth import current_user
+
+    user = current_user()
+    if user is None or not getattr(user, "id", None):
+        raise Unauthorized("Sign in first.")
+    return user
+
+
+def _resolve(code: str) -> str:
+    nest_id = context.nest_manager().resolve_code(code)
+    if nest_id is None:
+        from echonest import ratelimit
+
+        # Unknown codes count against the code-guessing limit, like a page lookup would.
+        ratelimit.hit(context.redis(), context.conf(), "unknown_code_ip", context.client_ip())
+        raise NotFound("That nest does not exist (check the code).")
+    return nest_id
+
+
+# --- WebSocket -------------------------------------------------------------------------------
+class _LockedSocket:
+    """The connection's socket with one lock over every write.
+
+    simple-websocket writes from two places (our senders, and its reader thread answering
+    pings); a large frame can block mid-``sendall`` under gevent, and another write landing in
+    that gap would corrupt the stream. ``send`` becomes ``sendall`` for the same reason.
+    """
+
+    def __init__(self, sock: Any):
+        self._sock = sock
+        self._write = threading.Lock()
+
+    def send(self, data: bytes) -> int:
+        with self._write:
+            self._sock.sendall(data)
+        return len(data)
+
+    def sendall(self, data: bytes) -> None:
+        with self._write:
+            self._sock.sendall(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+@functools.cache
+def _server_class():
+    from simple_websocket import Server
+
+    class EchoSocket(Server):
+        def handshake(self) -> None:
+            self.sock = _LockedSocket(self.sock)
+            super().handshake()
+
+    return EchoSocket
+
+
+def accept(environ: dict) -> Any:
+    """Complete the upgrade (flask-sock's approach, minus its unlocked writes)."""
+    options = {"ping_interval": 25, "max_message_size": 64 * 1024}
+    options.update(current_app.config.get("SOCK_SERVER_OPTIONS", {}))
+    return _server_class()(environ, **options)
+
+
+class UpgradedResponse(Response):
+    """What the view returns once the socket is done: nothing more may be written on it."""
+
+    def __init__(self, ws: Any):
+        super().__init__()
+        self._mode = ws.mode
+
+    def __call__(self, environ, start_response):
+        if self._mode == "werkzeug":
+            return super().__call__(environ, start_response)
+        if self._mode == "gunicorn":
+            raise StopIteration()
+        return []
+
+
+@bp.route("/socket", websocket=True)
+def socket_main() -> Response:
+    return _websocket("main")
+
+
+@bp.route("/socket/<code>", websocket=True)
+def socket_nest(code: str) -> Response:
+    return _websocket(code)
+
+
+def _websocket(code: str) -> Response:
+    user = _require_user()
+    nest_id = _resolve(code)
+    ctx = context.action_context(nest_id, user)
+    session = SocketSession(nest_id, user, ctx, fanout(), context.nest_manager(),
+                            float(context.conf().MEMBER_HEARTBEAT_SECONDS or 30))
+    ws = accept(request.environ)
+    try:
+        session.run(ws)
+    except Exception:
+        log.exception("WebSocket session for nest %s ended with an error", nest_id)
+    return UpgradedResponse(ws)
+
+
+class SocketSession:
+    """One open WebSocket: membership, heartbeat, actions in, fan-out frames out."""
+
+    def __init__(self, nest_id: str, user: Any, ctx: Any, fan: Fanout, nest_manager: Any,
+                 heartbeat_seconds: float):
+        self.nest_id = nest_id
+        self.user = user
+        self.ctx = ctx
+        self.fan = fan
+        self.nests = nest_manager
+        self.heartbeat_seconds = max(heartbeat_seconds, 0.5)
+        self.listener = Listener(nest_id, WS)
+
+    def run(self, ws: Any) -> None:
+        joined = False
+        sender = None
+        try:
+            self.fan.add(self.listener)
+            try:
+                self.nests.join_nest(self.nest_id, self.user.id)
+                joined = True
+                for frame in self.fan.initial_frames(self.nest_id, WS):
+                    self.listener.deliver(frame)
+            except NestGone:
+                self.listener.end("nest_gone")
+            sender = threading.Thread(target=self._send_loop, args=(ws,), daemon=True,
+                                      name=f"ws-send-{self.nest_id}")
+            sender.start()
+            self._receive_loop(ws)
+        finally:
+            # Every way out (client close, dropped TCP, error, nest deleted, server stopping)
+            # passes here, so the member count never keeps a ghost.
+            self.fan.remove(self.listener)
+            if joined:
+                try:
+                    self.nests.leave_nest(self.nest_id, self.user.id)
+                except Exception:
+                    log.exception("leave_nest(%s, %s) failed", self.nest_id, self.user.id)
+            if sender is not None:
+                sender.join(timeout=5)
+            _close(ws, "closed")
+
+    def _receive_loop(self, ws: Any) -> None:
+        from simple_websocket import ConnectionClosed
+
+        next_beat = time.monotonic() + self.heartbeat_seconds
+        while ws.connected and not self.listener.ended:
+            try:
+                raw = ws.receive(timeout=max(0.0, next_beat - time.monotonic()))
+            except ConnectionClosed:
+                return
+            if raw is not None:
+                reply = self.answer(raw)
+                try:
+                    ws.send(reply)
+                except ConnectionClosed:
+                    return
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + self.heartbeat_seconds
+                self._heartbeat()
+
+    def _heartbeat(self) -> None:
+        try:
+            self.nests.heartbeat(self.nest_id, self.user.id)
+        except NestGone:
+            self.listener.end("nest_gone")
+        except Exception:
+            # Redis blipped: the member key outlives a few missed beats (TTL 3x the interval).
+            log.warning("heartbeat for %s in %s failed", self.user.id, self.nest_id,
+                        exc_info=True)
+
+    def _send_loop(self, ws: Any) -> None:
+        from simple_websocket import ConnectionClosed
+
+        while True:
+            frame = self.listener.next_frame()
+            if frame is CLOSE:
+                break
+            try:
+                ws.send(frame)
+            except (ConnectionClosed, OSError):
+                break
+        _close(ws, self.listener.reason or "closed")
+
+    def answer(self, raw: Any) -> str:
+        """The one ack/error frame for one client frame; never raises."""
+        ref = None
+        try:
+            message = _parse_frame(raw)
+            ref = _check_ref(message.get("ref"))
+            data = actions.dispatch(self.ctx, message.get("action"), message.get("args"))
+            reply = {"event": "ack", "nest": self.nest_id, "ref": ref, "data": data}
+        except EchoNestError as exc:
+            reply = {"event": "error", "nest": self.nest_id, "ref": ref, "data": exc.to_dict()}
+        except Exception:
+            log.exception("WebSocket action failed in nest %s", self.nest_id)
+            reply = {"event": "error", "nest": self.nest_id, "ref": ref,
+                     "data": {"error": "internal_error",
+                              "message": "Something went wrong on our side."}}
+        return events.dumps(reply)
+
+
+def _parse_frame(raw: Any) -> dict:
+    from echonest.errors import InvalidRequest
+
+    if not isinstance(raw, str):
+        raise InvalidRequest("Frames must be JSON text, not binary.")
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        raise InvalidRequest("The frame is not valid JSON.") from None
+    if not isinstance(message, dict):
+        raise InvalidRequest('A frame must be a JSON object: {"action", "args", "ref"}.')
+    return message
+
+
+def _check_ref(ref: Any) -> Any:
+    from echonest.errors import InvalidRequest
+
+    if ref is None or (isinstance(ref, (int, float)) and not isinstance(ref, bool)):
+        return ref
+    if isinstance(ref, str) and len(ref) <= MAX_REF_LENGTH:
+        return ref
+    raise InvalidRequest(f"'ref' must be a string of at most {MAX_REF_LENGTH} characters.")
+
+
+def _close(ws: Any, reason: str) -> None:
+    code, message = CLOSE_CODES.get(reason, CLOSE_CODES["closed"])
+    try:
+        if ws.connected:
+            ws.close(reason=code, message=message)
+    except Exception:  # noqa: S110 - already closed by the peer; nothing left to tell it
+        pass
+    # Wake a receive() that is waiting out its heartbeat timeout on a socket we just closed.
+    ws.event.set()
+
+
+# --- Server-Sent Events ----------------------------------------------------------------------
+@bp.route("/api/events")
+def events_main() -> Response:
+    _require_user()
+    return _event_stream("main", SSE_LEGACY)
+
+
+@bp.route("/api/nests/<code>/events")
+def events_nest(code: str) -> Response:
+    _require_user()
+    return _event_stream(_resolve(code), SSE)
+
+
+def _event_stream(nest_id: str, kind: str) -> Response:
+    fan = fanout()
+    keepalive = max(float(context.conf().SSE_KEEPALIVE_SECONDS or 15), 0.1)
+
+    def generate():
+        # Registered inside the generator: a client gone before the first byte leaks nothing.
+        listener = Listener(nest_id, kind)
+        fan.add(listener)
+        try:
+            for frame in fan.initial_frames(nest_id, kind):
+                listener.deliver(frame)
+            yield "retry: 2000\n\n"
+            while True:
+                frame = listener.next_frame(timeout=keepalive)
+                if frame is CLOSE:
+                    return
+                # A comment line keeps proxies from timing out and surfaces dead clients.
+                yield ": keepalive\n\n" if frame is None else frame
+        finally:
+            fan.remove(listener)
+
+    return Response(generate(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
