@@ -36,7 +36,7 @@ from echonest.airhorns import AIRHORN_NAMES
 from echonest.atomic import apply, current_version
 from echonest.catalog.track import Track
 from echonest.errors import EchoNestError, InvalidRequest, RateLimited
-from echonest.events import NOW_PLAYING, QUEUE_UPDATE, VOLUME
+from echonest.events import AIRHORN, NOW_PLAYING, QUEUE_UPDATE, VOLUME
 from echonest.queue_scripts import READ_STATE, READ_URIS, SCRIPTS
 from echonest.queue_shapes import (
     check_item_id,
@@ -240,11 +240,12 @@ class DB:
         if not isinstance(name, str) or name not in AIRHORN_NAMES:
             raise InvalidRequest("unknown airhorn")
         now_ts = epoch(now)
-        entry = json.dumps({"name": name, "user": user, "time": iso(now_ts), "t": now_ts})
+        entry = {"name": name, "user": user, "time": iso(now_ts), "t": now_ts}
         _, (status, value, free) = self._run("airhorn", [
             user, name, repr(now_ts), int(CONF.AIRHORN_MAX), int(CONF.AIRHORN_EXPIRE_SEC),
             int(CONF.AIRHORN_EXPIRE_COUNT), int(CONF.AIRHORN_LIST_MIN_LEN),
-            int(CONF.DEFAULT_VOLUME), entry], event="airhorn")
+            int(CONF.DEFAULT_VOLUME), json.dumps(entry), json.dumps({**entry, "free": True})],
+            event=AIRHORN)
         if status == "limited":
             retry = int(value)
             raise RateLimited(f"too many airhorns; try again in {retry} s", retry_after=retry)

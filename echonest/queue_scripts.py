@@ -260,14 +260,15 @@ end
 """
 
 # A[1] user, A[2] name, A[3] now, A[4] max per window, A[5] window seconds, A[6] list cap,
-# A[7] list minimum, A[8] default volume, A[9] the entry JSON to record.
+# A[7] list minimum, A[8] default volume, A[9]/A[10] the entry JSON to record for a counted/free
+# horn. Free horns are recorded (they show in the recent list) but do not count against the limit.
 AIRHORN = PRELUDE + """
 local user, name, now = A[1], A[2], tonumber(A[3])
 local max, window, cap, keep = tonumber(A[4]), tonumber(A[5]), tonumber(A[6]), tonumber(A[7])
 local fired, oldest = 0, nil
 for _, raw in ipairs(redis.call('LRANGE', HORNS, 0, -1)) do
   local ok, e = pcall(cjson.decode, raw)
-  if ok and type(e) == 'table' and e.user == user and tonumber(e.t)
+  if ok and type(e) == 'table' and e.user == user and not e.free and tonumber(e.t)
       and tonumber(e.t) > now - window then
     fired = fired + 1
     oldest = tonumber(e.t)
@@ -277,12 +278,12 @@ local free = 0
 if fired >= max then
   local fkey = P_FREEHORN .. user
   if tonumber(redis.call('GET', fkey) or '0') < 1 then
-    return unchanged({'limited', tostring(math.max(1, math.ceil((oldest or now) + window - now)))})
+    return unchanged({'limited', tostring(math.max(1, math.ceil((oldest or now) + window - now))), '0'})
   end
   redis.call('DECR', fkey)
   free = 1
 end
-redis.call('LPUSH', HORNS, A[9])
+redis.call('LPUSH', HORNS, free == 1 and A[10] or A[9])
 redis.call('LTRIM', HORNS, 0, cap - 1)
 -- Expired horns fall off the end, but the list never drops below `keep` entries.
 while redis.call('LLEN', HORNS) > keep do
