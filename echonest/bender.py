@@ -104,6 +104,14 @@ def preview_uri(db: Any) -> str | None:
     return uri if isinstance(uri, str) and uri else None
 
 
+def _clear_preview(db: Any) -> None:
+    try:
+        if preview_uri(db) is not None:
+            db.set_preview(None)
+    except NestGone:
+        pass
+
+
 def _preview_still_fits(db: Any, uri: str | None, playing: dict[str, Any] | None) -> bool:
     if uri is None or uri in db.queued_uris() or db.is_filtered(uri):
         return False
@@ -131,8 +139,7 @@ def _fill(db: Any, catalog: Any, nest_meta: dict[str, Any] | None, now: datetime
           rng: random.Random, added: list[Track]) -> None:
     playing = playing_item(db, now)
     if bender_resting(db, playing, now):
-        if preview_uri(db) is not None:
-            db.set_preview(None)
+        _clear_preview(db)
         return
     depth = target_depth(db.nest_id)
     current = preview_uri(db)
@@ -164,9 +171,10 @@ def fill_nest(db: Any, catalog: Any, nest_meta: dict[str, Any] | None, now: date
     off, or after MAX_BENDER_MINUTES of Bender-only play. Catalog trouble is logged and backed
     off from, never raised: one nest's failure must not stop the player's pass.
     """
-    if isinstance(listeners, bool) or not isinstance(listeners, int) or listeners <= 0:
-        return []
     if not bender_enabled(nest_meta):
+        _clear_preview(db)  # a nest that turned Bender off must not keep showing his next pick
+        return []
+    if isinstance(listeners, bool) or not isinstance(listeners, int) or listeners <= 0:
         return []
     until = backoff_until(db)
     if until is not None and as_epoch(now, 0.0) < until:

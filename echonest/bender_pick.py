@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -25,7 +25,7 @@ from echonest.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
 
-RECENT_PLAYS_AVOIDED = 25     # Bender does not repeat what this nest just heard
+RECENT_PLAYS_AVOIDED = timedelta(hours=6)   # Bender does not repeat what this nest just heard
 THROWBACK_LOOKUPS = 5         # throwback uris resolved per attempt (each may be a catalog call)
 MAX_URI = 512
 
@@ -98,12 +98,12 @@ def resolve_seed(db: Any, catalog: Any, nest_meta: dict[str, Any] | None,
 
 
 # --- picking -----------------------------------------------------------------------------------
-def _excluded_uris(db: Any, client: redis.Redis, playing: dict[str, Any] | None) -> set[str]:
+def _excluded_uris(db: Any, client: redis.Redis, playing: dict[str, Any] | None,
+                   now: datetime) -> set[str]:
     excluded = set(db.queued_uris())
     if playing:
         excluded.add(playing["uri"])
-    excluded.update(e["uri"] for e in history.recent_plays(client, db.nest_id,
-                                                           RECENT_PLAYS_AVOIDED))
+    excluded.update(history.played_since(client, db.nest_id, now - RECENT_PLAYS_AVOIDED))
     return excluded
 
 
@@ -138,7 +138,7 @@ def pick_with_strategy(db: Any, catalog: Any, nest_meta: dict[str, Any] | None, 
     client = redis_client(db)
     playing = playing_item(db, now)
     seed = resolve_seed(db, catalog, nest_meta, now)
-    excluded = _excluded_uris(db, client, playing)
+    excluded = _excluded_uris(db, client, playing, now)
     if seed.track is not None:
         excluded.add(seed.track.uri)
     ctx = PickContext(client=client, nest_id=db.nest_id, catalog=catalog, seed=seed, now=now,

@@ -208,6 +208,13 @@ def recent_plays(client: redis.Redis, nest_id: str, count: int = 50) -> list[dic
     return _decode(client.zrevrange(key, 0, max(count, 1) - 1))
 
 
+def played_since(client: redis.Redis, nest_id: str, since: datetime) -> set[str]:
+    """Uris this nest played at or after ``since``."""
+    key = keys.nest_key(nest_id, keys.PLAY_HISTORY)
+    members = client.zrangebyscore(key, _utc(since).timestamp(), "+inf")
+    return {entry["uri"] for entry in _decode(members)}
+
+
 def _last_pick(client: redis.Redis, nest_id: str, auto: bool) -> dict[str, Any] | None:
     for entry in recent_plays(client, nest_id, PICK_SCAN):
         if bool(entry.get("auto")) is auto:

@@ -1,0 +1,392 @@
+"""Bender: strategies fit their seed, weights, seed order, never-pick rules, fill, rest, backoff,
+and the preview row's Queue/Filter buttons — on a real Valkey and a real catalog."""
+
+import json
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from config import CONF
+from db import DB
+from echonest import bender, history, keys
+from echonest.bender_strategies import STRATEGIES, strategy_order, strategy_weights
+from echonest.catalog.base import Album, Provider
+from echonest.catalog.registry import Catalog
+from echonest.catalog.track import Track
+from echonest.errors import EchoNestError, InvalidRequest
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
+TEMP = "ABCDE"
+
+
+class TinyProvider(Provider):
+    """6 artists x 2 albums x 5 songs; each artist plays two of four genres."""
+
+    name, uri_schemes = "tiny", ("local",)
+    GENRES = ("funk", "rock", "jazz", "pop")
+
+    def __init__(self):
+        self.tracks = []
+        for a in range(6):
+            for b in range(2):
+                for n in range(5):
+                    self.tracks.append(Track(
+                        uri=f"local:track:{a}{b}{n}", title=f"Song {a}{b}{n}",
+                        artists=(f"Artist {a}",), album=f"Album {a}{b}", duration=200.0,
+                        genres=(self.GENRES[a % 4], self.GENRES[(a + 1) % 4]), src="tiny",
+                        artist_uris=(f"local:artist:{a}",), album_uri=f"local:album:{a}{b}"))
+
+    def search(self, query, limit=10):
+        return [t for t in self.tracks if query.lower() in t.title.lower()][:limit]
+
+    def lookup(self, uri):
+        return next((t for t in self.tracks if t.uri == uri), None)
+
+    def artist_top_tracks(self, artist_uri):
+        return [t for t in self.tracks if artist_uri in t.artist_uris][:10]
+
+    def artist_albums(self, artist_uri):
+        uris = sorted({t.album_uri for t in self.tracks if artist_uri in t.artist_uris})
+        return [Album(uri=u, title=u) for u in uris]
+
+    def album_tracks(self, album_uri):
+        return [t for t in self.tracks if t.album_uri == album_uri]
+
+    def search_artist(self, name):
+        return [t for t in self.tracks if name.lower() in t.artist.lower()]
+
+    def genre_tracks(self, genre, limit=50):
+        return [t for t in self.tracks if genre in t.genres][:limit]
+
+
+@pytest.fixture
+def provider():
+    return TinyProvider()
+
+
+@pytest.fixture
+def catalog(provider):
+    return Catalog([provider])
+
+
+@pytest.fixture
+def conf(monkeypatch):
+    def set_conf(**values):
+        for name, value in values.items():
+            monkeypatch.setitem(CONF._values, name, value)
+    set_conf(USE_BENDER=True, MIN_QUEUE_DEPTH=3, NEST_MIN_QUEUE_DEPTH=1, MAX_BENDER_MINUTES=180,
+             BENDER_BACKOFF_SECONDS=30, BENDER_CACHE_TTL_SECONDS=3600)
+    return set_conf
+
+
+@pytest.fixture
+def db(r):
+    return DB("main", redis_client=r)
+
+
+@pytest.fixture
+def temp_db(r):
+    r.hset(keys.NESTS_REGISTRY, TEMP, json.dumps({"id": TEMP, "created_by": "ann@x.io"}))
+    return DB(TEMP, redis_client=r)
+
+
+def only(conf, strategy):
+    conf(BENDER_STRATEGY_WEIGHTS={strategy: 1})
+
+
+def track(provider, uri):
+    return provider.lookup(uri)
+
+
+def seed_with(db, provider, uri="local:track:000", user="ann@x.io"):
+    """A person queues a song: Bender's seed."""
+    seed = track(provider, uri)
+    db.add_song(seed, user, now=NOW)
+    return seed
+
+
+# --- each strategy fits its seed ---------------------------------------------------------------
+@pytest.mark.parametrize("rng_seed", range(5))
+def test_genre_strategy_picks_the_seeds_genre(db, catalog, provider, conf, rng_seed):
+    only(conf, "genre")
+    seed = seed_with(db, provider, "local:track:210")
+    pick = bender.next_pick(db, catalog, {}, NOW, random.Random(rng_seed))
+    assert pick is not None and pick.uri != seed.uri
+    assert set(pick.genres) & set(seed.genres)
+
+
+@pytest.mark.parametrize("rng_seed", range(5))
+def test_artist_search_picks_the_seeds_artist(db, catalog, provider, conf, rng_seed):
+    only(conf, "artist_search")
+    seed = seed_with(db, provider, "local:track:312")
+    pick = bender.next_pick(db, catalog, {}, NOW, random.Random(rng_seed))
+    assert pick.artists == seed.artists and pick.uri != seed.uri
+
+
+@pytest.mark.parametrize("rng_seed", range(5))
+def test_artist_albums_picks_another_album_of_the_artist(db, catalog, provider, conf,
+                                                         rng_seed):
+    only(conf, "artist_albums")
+    seed = seed_with(db, provider, "local:track:400")
+    pick = bender.next_pick(db, catalog, {}, NOW, random.Random(rng_seed))
+    assert pick.artists == seed.artists and pick.album_uri != seed.album_uri
+
+
+@pytest.mark.parametrize("rng_seed", range(5))
+def test_album_strategy_picks_the_seeds_album(db, catalog, provider, conf, rng_seed):
+    only(conf, "album")
+    seed = seed_with(db, provider, "local:track:512")
+    pick = bender.next_pick(db, catalog, {}, NOW, random.Random(rng_seed))
+    assert pick.album_uri == seed.album_uri and pick.uri != seed.uri
+
+
+@pytest.mark.parametrize("rng_seed", range(5))
+def test_throwback_picks_a_song_played_on_this_weekday(r, db, catalog, provider, conf,
+                                                       rng_seed):
+    only(conf, "throwback")
+    seed_with(db, provider)
+    week = timedelta(weeks=1)
+    same_day = {"local:track:101", "local:track:202"}
+    for i, uri in enumerate(sorted(same_day)):
+        history.record_play(r, "main", {"uri": uri, "user": "bo"}, NOW - (i + 1) * week)
+    for days in (1, 2, 3):
+        history.record_play(r, "main", {"uri": f"local:track:30{days}", "user": "bo"},
+                            NOW - week - timedelta(days=days))
+    pick = bender.next_pick(db, catalog, {}, NOW, random.Random(rng_seed))
+    assert pick.uri in same_day
+
+
+def test_a_strategy_that_finds_nothing_falls_through_to_the_others(db, catalog, provider,
+                                                                   conf):
+    conf(BENDER_STRATEGY_WEIGHTS={"throwback": 1000, "album": 1})  # no history at all
+    seed = seed_with(db, provider, "local:track:100")
+    for rng_seed in range(10):
+        name, pick = bender.pick_with_strategy(db, catalog, {}, NOW, random.Random(rng_seed))
+        assert name == "album" and pick.album_uri == seed.album_uri
+
+
+# --- weights -----------------------------------------------------------------------------------
+def test_configured_weights_drive_the_first_choice():
+    weights = strategy_weights()
+    assert weights == {"genre": 35, "throwback": 30, "artist_search": 25, "artist_albums": 5,
+                       "album": 5}
+    rng = random.Random(1234)
+    draws = 6000
+    first = Counter(strategy_order(rng, weights)[0] for _ in range(draws))
+    for name, weight in weights.items():
+        assert abs(first[name] / draws - weight / 100) < 0.03, (name, first[name])
+    assert sorted(strategy_order(rng, weights)) == sorted(STRATEGIES)
+
+
+def test_picks_follow_the_weights_when_every_strategy_can_answer(r, db, catalog, provider,
+                                                                 conf):
+    conf(BENDER_STRATEGY_WEIGHTS={"genre": 35, "throwback": 30, "artist_search": 25,
+                                  "artist_albums": 5, "album": 5})
+    seed_with(db, provider, "local:track:000")
+    for i in range(6):
+        history.record_play(r, "main", {"uri": f"local:track:5{i % 2}{i}", "user": "bo"},
+                            NOW - timedelta(weeks=i + 1))
+    rng = random.Random(99)
+    draws = 400
+    names = Counter(bender.pick_with_strategy(db, catalog, {}, NOW, rng)[0]
+                    for _ in range(draws))
+    assert 0.25 < names["genre"] / draws < 0.45
+    assert 0.20 < names["throwback"] / draws < 0.40
+    assert 0.15 < names["artist_search"] / draws < 0.35
+    assert names["artist_albums"] / draws < 0.12 and names["album"] / draws < 0.12
+
+
+def test_bad_weights_are_ignored(conf):
+    conf(BENDER_STRATEGY_WEIGHTS={"genre": "lots", "album": -3, "nope": 5, "throwback": 2})
+    assert strategy_weights() == {"throwback": 2.0}
+
+
+# --- seed order ----------------------------------------------------------------------------------
+def test_seed_order_human_then_bender_then_playing_then_nest_seed(db, catalog, provider, conf):
+    only(conf, "artist_search")
+    meta = {"seed_uri": "local:track:500", "genre_hint": "jazz"}
+
+    def picked_artist():
+        return bender.next_pick(db, catalog, meta, NOW, random.Random(3)).artists
+
+    assert picked_artist() == ("Artist 5",)                       # the nest's seed_uri
+    db.add_song(track(provider, "local:track:400"), "bender", auto=True, now=NOW)
+    db.advance(NOW)
+    assert picked_artist() == ("Artist 4",)                       # now playing
+    db.add_song(track(provider, "local:track:300"), "bender", auto=True, now=NOW)
+    assert picked_artist() == ("Artist 3",)                       # last Bender pick
+    db.add_song(track(provider, "local:track:200"), "bo@x.io", now=NOW)
+    assert picked_artist() == ("Artist 2",)                       # a person's pick
+    db.add_song(track(provider, "local:track:100"), "cy@x.io", now=NOW + timedelta(minutes=1))
+    assert picked_artist() == ("Artist 1",)                       # the latest person's pick
+
+
+def test_last_human_pick_comes_from_history_when_the_queue_has_none(r, db, catalog, provider,
+                                                                    conf):
+    only(conf, "artist_search")
+    history.record_play(r, "main", {"uri": "local:track:100", "user": "ann"}, NOW)
+    history.record_play(r, "main", {"uri": "local:track:500", "user": "bender", "auto": True},
+                        NOW + timedelta(minutes=4))
+    assert bender.next_pick(db, catalog, {}, NOW, random.Random(1)).artists == ("Artist 1",)
+
+
+def test_genre_hint_then_default_genre_seed_an_empty_nest(db, catalog, conf):
+    only(conf, "genre")
+    pick = bender.next_pick(db, catalog, {"genre_hint": "jazz"}, NOW, random.Random(0))
+    assert "jazz" in pick.genres
+    conf(BENDER_DEFAULT_GENRE="funk")
+    assert "funk" in bender.next_pick(db, catalog, {}, NOW, random.Random(0)).genres
+
+
+def test_unknown_seed_uri_is_skipped(db, catalog, conf):
+    only(conf, "genre")
+    meta = {"seed_uri": "local:track:nope", "genre_hint": "rock"}
+    assert "rock" in bender.next_pick(db, catalog, meta, NOW, random.Random(0)).genres
+
+
+# --- never pick --------------------------------------------------------------------------------
+def test_filtered_queued_and_playing_songs_are_never_picked(db, catalog, provider, conf):
+    only(conf, "album")
+    db.add_song(track(provider, "local:track:001"), "ann@x.io", now=NOW)
+    db.advance(NOW)                                                  # 001 is playing
+    seed_with(db, provider, "local:track:000")                        # queued
+    db.add_song(track(provider, "local:track:002"), "bender", auto=True, now=NOW)  # queued
+    db.filter_uri("local:track:003")
+    picks = {bender.next_pick(db, catalog, {}, NOW, random.Random(s)).uri for s in range(20)}
+    assert picks == {"local:track:004"}
+    db.filter_uri("local:track:004")
+    assert bender.next_pick(db, catalog, {}, NOW, random.Random(0)) is None
+
+
+# --- filling -----------------------------------------------------------------------------------
+def test_fill_tops_main_up_to_three_and_previews_the_next(db, catalog, conf):
+    added = bender.fill_nest(db, catalog, {}, NOW, listeners=2, rng=random.Random(5))
+    assert len(added) == 3
+    items = db.queue_items()
+    assert [i["uri"] for i in items] == [t.uri for t in added]
+    assert all(i["auto"] and i["user"] == "bender" for i in items)
+    preview = db.queue_body()["preview"]
+    assert preview and preview["uri"] not in {t.uri for t in added}
+    version = db.version()
+    assert bender.fill_nest(db, catalog, {}, NOW, listeners=2, rng=random.Random(6)) == []
+    assert db.version() == version  # a full queue and a fitting preview: no change, no event
+
+
+def test_fill_queues_the_previewed_song_next(db, catalog, conf):
+    bender.fill_nest(db, catalog, {}, NOW, listeners=1, rng=random.Random(5))
+    promised = db.queue_body()["preview"]["uri"]
+    db.advance(NOW)
+    added = bender.fill_nest(db, catalog, {}, NOW, listeners=1, rng=random.Random(6))
+    assert [t.uri for t in added] == [promised]
+
+
+def test_fill_tops_a_temporary_nest_up_to_one(temp_db, catalog, conf):
+    added = bender.fill_nest(temp_db, catalog, {"id": TEMP}, NOW, 1, random.Random(1))
+    assert len(added) == 1 and temp_db.queue_size() == 1
+
+
+@pytest.mark.parametrize("listeners, meta, use_bender", [
+    (0, {}, True), (-1, {}, True), ("3", {}, True),
+    (3, {"bender_enabled": False}, True), (3, {}, False),
+])
+def test_no_fill_without_listeners_or_with_bender_off(db, catalog, conf, listeners, meta,
+                                                      use_bender):
+    conf(USE_BENDER=use_bender)
+    assert bender.fill_nest(db, catalog, meta, NOW, listeners, random.Random(1)) == []
+    assert db.queue_size() == 0 and db.queue_body()["preview"] is None
+
+
+def test_bender_rests_after_max_minutes_of_bender_only_play(db, catalog, provider, conf):
+    conf(MAX_BENDER_MINUTES=10)
+    bender.fill_nest(db, catalog, {}, NOW, 1, random.Random(1))
+    db.advance(NOW)                                       # a Bender song starts the run
+    db.clear("admin", is_admin=True)
+    assert len(bender.fill_nest(db, catalog, {}, NOW + timedelta(minutes=9), 1,
+                                random.Random(2))) == 3
+    db.clear("admin", is_admin=True)
+    later = NOW + timedelta(minutes=10)
+    assert bender.fill_nest(db, catalog, {}, later, 1, random.Random(3)) == []
+    assert db.queue_size() == 0 and db.queue_body()["preview"] is None
+    db.add_song(track(provider, "local:track:111"), "ann@x.io", now=later)
+    db.skip("ann@x.io")
+    db.advance(later)                                     # a person's song ends the run
+    assert len(bender.fill_nest(db, catalog, {}, later, 1, random.Random(4))) == 3
+
+
+def test_backs_off_when_nothing_fits_and_retries_only_after_expiry(db, catalog, provider, conf):
+    only(conf, "album")
+    seed_with(db, provider, "local:track:000")
+    for n in range(1, 5):
+        db.filter_uri(f"local:track:00{n}")
+    assert bender.fill_nest(db, catalog, {}, NOW, 1, random.Random(1)) == []
+    assert bender.backoff_until(db) == (NOW + timedelta(seconds=30)).timestamp()
+    ttl = db.redis.ttl(db._key(keys.BENDER_BACKOFF))
+    assert 0 < ttl <= 30
+    for n in range(1, 5):                                  # songs fit again…
+        db.redis.delete(db._key(keys.bender_filter(f"local:track:00{n}")))
+    assert bender.fill_nest(db, catalog, {}, NOW + timedelta(seconds=29), 1,
+                            random.Random(2)) == []        # …but no retry before expiry
+    assert db.queue_size() == 1
+    added = bender.fill_nest(db, catalog, {}, NOW + timedelta(seconds=30), 1, random.Random(3))
+    assert len(added) == 2
+
+
+class BrokenProvider(TinyProvider):
+    def genre_tracks(self, genre, limit=50):
+        raise ConnectionError("catalog down")
+
+
+def test_catalog_failure_is_logged_and_backed_off_not_raised(db, conf):
+    only(conf, "genre")
+    catalog = Catalog([BrokenProvider()])
+    assert bender.fill_nest(db, catalog, {"genre_hint": "funk"}, NOW, 1, random.Random(1)) == []
+    assert bender.backoff_until(db) == (NOW + timedelta(seconds=30)).timestamp()
+
+
+# --- the preview row ---------------------------------------------------------------------------
+def test_queue_preview_makes_the_song_the_clickers_and_refreshes_the_preview(db, catalog,
+                                                                            conf):
+    bender.fill_nest(db, catalog, {}, NOW, 1, random.Random(1))
+    uri = db.queue_body()["preview"]["uri"]
+    item = bender.queue_preview(db, catalog, "bo@x.io", uri, now=NOW, rng=random.Random(2))
+    assert item["uri"] == uri and item["user"] == "bo@x.io" and item["auto"] is False
+    queue = db.queue_items()
+    assert queue[0]["uri"] == uri and queue[0]["user"] == "bo@x.io"  # human songs go first
+    new_preview = db.queue_body()["preview"]
+    assert new_preview and new_preview["uri"] not in {i["uri"] for i in queue}
+    with pytest.raises(EchoNestError) as stale:
+        bender.queue_preview(db, catalog, "cy@x.io", uri, now=NOW)
+    assert stale.value.status == 409 and stale.value.code == "preview_changed"
+
+
+@pytest.mark.parametrize("bad", [None, 7, "", "x" * 600, ["local:track:000"]])
+def test_preview_buttons_refuse_hostile_uris(db, catalog, conf, bad):
+    bender.fill_nest(db, catalog, {}, NOW, 1, random.Random(1))
+    before = db.queue_body()
+    for action in (bender.queue_preview, bender.filter_preview):
+        with pytest.raises(InvalidRequest):
+            action(db, catalog, "bo@x.io", bad, now=NOW)
+    assert db.queue_body()["queue"] == before["queue"]
+
+
+def test_filter_preview_filters_for_a_week_and_refreshes(db, catalog, conf):
+    bender.fill_nest(db, catalog, {}, NOW, 1, random.Random(1))
+    uri = db.queue_body()["preview"]["uri"]
+    bender.filter_preview(db, catalog, "bo@x.io", uri, now=NOW, rng=random.Random(2))
+    assert db.is_filtered(uri)
+    ttl = db.redis.ttl(db._key(keys.bender_filter(uri)))
+    assert 604800 - 5 < ttl <= 604800
+    assert db.queue_body()["preview"]["uri"] != uri
+    db.clear("admin", is_admin=True)
+    picks = {t.uri for s in range(10)
+             for t in [bender.next_pick(db, catalog, {}, NOW, random.Random(s))]}
+    assert uri not in picks
+
+
+def test_turning_bender_off_removes_the_preview(db, catalog, conf):
+    bender.fill_nest(db, catalog, {}, NOW, 1, random.Random(1))
+    assert db.queue_body()["preview"] is not None
+    bender.fill_nest(db, catalog, {"bender_enabled": False}, NOW, 1, random.Random(1))
+    assert db.queue_body()["preview"] is None and db.queue_size() == 3
