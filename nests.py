@@ -273,11 +273,16 @@ class NestManager:
         if vanity_code is not None:
             mode = "clear" if vanity_code == "" else "set"
             vanity = clean_vanity(vanity_code) if mode == "set" else ""
-        _, encoded = UPDATE(
-            self.redis, nest_id,
-            keys_=[keys.nest_code(vanity or "-"), keys.nest_code(vanity.upper() or "-")],
-            args=[user, json.dumps(fields), mode, vanity, keys.nest_code("")],
-            event=events.NEST_UPDATE)
+        try:
+            _, encoded = UPDATE(
+                self.redis, nest_id,
+                keys_=[keys.nest_code(vanity or "-"), keys.nest_code(vanity.upper() or "-")],
+                args=[user, json.dumps(fields), mode, vanity, keys.nest_code("")],
+                event=events.NEST_UPDATE)
+        except NestGone:
+            raise NotFound("no such nest") from None
+        except EchoNestError as exc:
+            raise _typed(exc) from None
         return json.loads(encoded)
 
     def touch_nest(self, nest_id: str, *, now: datetime | None = None) -> bool:
@@ -305,7 +310,9 @@ class NestManager:
                        keys.nest_key(nest_id, keys.PRIORITY_QUEUE)],
                 args=[only_if_idle_since or "", keys.nest_code(""), keys.member_key(nest_id, "")],
                 event=events.NEST_DELETED)
-        except NestGone:
+        except EchoNestError as exc:
+            if not isinstance(exc, NestGone):
+                raise _typed(exc) from None
             # Another caller is mid-delete, or the nest is half-deleted after a crash: finish it.
             if self.redis.exists(keys.nest_deleting(nest_id)):
                 self._purge(nest_id)
@@ -351,6 +358,15 @@ class NestManager:
     def live_member_counts(self, nest_ids: list[str]) -> dict[str, int]:
         """Read-only live counts for many nests in at most two round trips."""
         return membership.live_member_counts(self.redis, nest_ids)
+
+
+_ERRORS_BY_CODE = {cls.code: cls for cls in (Forbidden, NotFound, InvalidRequest)}
+
+
+def _typed(exc: EchoNestError) -> EchoNestError:
+    """A script's error as the matching EchoNestError subclass, so callers can catch it."""
+    cls = _ERRORS_BY_CODE.get(exc.code)
+    return cls(exc.message) if cls is not None and type(exc) is EchoNestError else exc
 
 
 def _decode(raw: str | None) -> dict[str, Any] | None:
