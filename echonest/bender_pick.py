@@ -1,10 +1,13 @@
-"""Bender's choice of one song: the seed (human pick → Bender pick → now playing → nest hint),
-the weighted strategies in turn, and the songs it must never pick (filtered, queued, playing,
-just played)."""
+"""Bender's choice of one song: its seed, the weighted strategies in turn, the never-pick rules.
+
+Seed order: the latest person's pick (queue, playing, history) → the latest Bender pick →
+now playing → the nest's ``seed_uri`` → its ``genre_hint`` → ``BENDER_DEFAULT_GENRE``. Never
+picked: filtered, queued or playing songs, and what the nest played in the last six hours.
+"""
 
 from __future__ import annotations
 
-import logging
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,8 +25,6 @@ from echonest.bender_strategies import (
 )
 from echonest.catalog.track import Track
 from echonest.errors import InvalidRequest
-
-log = logging.getLogger(__name__)
 
 RECENT_PLAYS_AVOIDED = timedelta(hours=6)   # Bender does not repeat what this nest just heard
 THROWBACK_LOOKUPS = 5         # throwback uris resolved per attempt (each may be a catalog call)
@@ -78,8 +79,9 @@ def resolve_seed(db: Any, catalog: Any, nest_meta: dict[str, Any] | None,
     """The first seed that resolves: human pick → Bender pick → now playing → nest seed/genre."""
     meta = nest_meta if isinstance(nest_meta, dict) else {}
     client = redis_client(db)
-    candidates = list(_seed_uris(db, client, playing_item(db, now)))
-    candidates.append(("seed_uri", meta.get("seed_uri")))
+    # Lazy: later seeds (history reads) are only looked at when earlier ones do not resolve.
+    candidates = itertools.chain(_seed_uris(db, client, playing_item(db, now)),
+                                 [("seed_uri", meta.get("seed_uri"))])
     hint = meta.get("genre_hint") if isinstance(meta.get("genre_hint"), str) else None
     hint = hint.strip()[:100] if hint and hint.strip() else None
     tried: set[str] = set()

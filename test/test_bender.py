@@ -390,3 +390,28 @@ def test_turning_bender_off_removes_the_preview(db, catalog, conf):
     assert db.queue_body()["preview"] is not None
     bender.fill_nest(db, catalog, {"bender_enabled": False}, NOW, 1, random.Random(1))
     assert db.queue_body()["preview"] is None and db.queue_size() == 3
+
+
+class CountingProvider(TinyProvider):
+    def __init__(self):
+        super().__init__()
+        self.calls = Counter()
+
+    def album_tracks(self, album_uri):
+        self.calls[album_uri] += 1
+        return super().album_tracks(album_uri)
+
+
+def test_catalog_answers_are_cached_for_every_nest_with_a_ttl(r, db, temp_db, conf):
+    only(conf, "album")
+    provider = CountingProvider()
+    catalog = Catalog([provider])
+    seed = provider.lookup("local:track:100")
+    db.add_song(seed, "ann@x.io", now=NOW)
+    temp_db.add_song(seed, "ann@x.io", now=NOW)
+    for rng_seed in range(3):
+        assert bender.next_pick(db, catalog, {}, NOW, random.Random(rng_seed))
+        assert bender.next_pick(temp_db, catalog, {}, NOW, random.Random(rng_seed))
+    assert provider.calls == {"local:album:10": 1}
+    cache_keys = r.keys("NESTS|bender-cache:*")
+    assert cache_keys and 0 < r.ttl(cache_keys[0]) <= 3600
