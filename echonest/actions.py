@@ -1,0 +1,239 @@
+"""The one action dispatcher behind the HTTP API and the WebSocket (SPEC §7 action names).
+
+``dispatch(ctx, action, args)`` validates argument types, applies rate limits and
+permissions, calls the nest's DB, touches the nest, and returns a JSON-ready dict. Domain
+rules (fair order, vote rules, queue limits) live in DB; this module only decides *who* may
+do *what* and turns hostile input into ``InvalidRequest`` before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from echonest import ratelimit
+from echonest.airhorns import AIRHORN_NAMES
+from echonest.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
+
+MAIN = "main"
+MAX_ID_LENGTH = 128
+MAX_URI_LENGTH = 512
+
+
+@dataclass
+class ActionContext:
+    nest_id: str
+    user: Any                      # echonest.web.auth.User
+    redis: Any
+    catalog: Any
+    nest_manager: Any
+    conf: Any
+    ip: str = ""
+    is_api_token: bool = False
+    db_factory: Callable[[str], Any] | None = field(default=None, repr=False)
+    _db: Any = field(default=None, init=False, repr=False)
+
+    def db(self) -> Any:
+        if self._db is None:
+            if self.db_factory is not None:
+                self._db = self.db_factory(self.nest_id)
+            else:
+                from db import DB
+
+                self._db = DB(nest_id=self.nest_id, init_history_to_redis=False,
+                              redis_client=self.redis)
+        return self._db
+
+
+# --- argument checks ---------------------------------------------------------------------
+def _text(args: dict, name: str, max_length: int) -> str:
+    value = args.get(name)
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'{name}' must be a string.")
+    value = value.strip()
+    if not value:
+        raise InvalidRequest(f"'{name}' must not be empty.")
+    if len(value) > max_length:
+        raise InvalidRequest(f"'{name}' is too long (at most {max_length} characters).")
+    return value
+
+
+def _item_id(args: dict) -> str:
+    return _text(args, "id", MAX_ID_LENGTH)
+
+
+def _flag(args: dict, name: str) -> bool:
+    value = args.get(name)
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"'{name}' must be true or false.")
+    return value
+
+
+def _volume(args: dict) -> int:
+    value = args.get("volume")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise InvalidRequest("'volume' must be a number from 0 to 100.")
+    if not 0 <= value <= 100:
+        raise InvalidRequest("'volume' must be a number from 0 to 100.")
+    return int(round(value))
+
+
+# --- permissions ---------------------------------------------------------------------------
+def is_moderator(ctx: ActionContext) -> bool:
+    """Creator of this nest, or on main an ADMIN_EMAILS user or the operator token."""
+    user_id = getattr(ctx.user, "id", None)
+    if not user_id:
+        return False
+    if ctx.nest_id == MAIN:
+        return ctx.is_api_token or bool(getattr(ctx.user, "is_admin", False))
+    meta = ctx.nest_manager.get_nest(ctx.nest_id)
+    if meta is None:
+        raise NotFound("That nest does not exist.")
+    return meta.get("created_by") == user_id
+
+
+def _limit(ctx: ActionContext, bucket: str) -> None:
+    if not ctx.is_api_token:
+        ratelimit.hit(ctx.redis, ctx.conf, bucket, ctx.user.id)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- actions (each returns a JSON-ready dict) ---------------------------------------------
+def _add_song(ctx: ActionContext, args: dict) -> dict:
+    uri = _text(args, "track_uri", MAX_URI_LENGTH)
+    _limit(ctx, "add_song_user")
+    track = ctx.catalog.lookup(uri)
+    return ctx.db().add_song(track, ctx.user.id)
+
+
+def _vote(ctx: ActionContext, args: dict) -> dict:
+    item_id, up = _item_id(args), _flag(args, "up")
+    return ctx.db().vote(item_id, ctx.user.id, up)
+
+
+def _jam(ctx: ActionContext, args: dict) -> dict:
+    item_id = _item_id(args)
+    jammed = ctx.db().jam(item_id, ctx.user.id)
+    return {"id": item_id, "jammed": bool(jammed)}
+
+
+def _kill(ctx: ActionContext, args: dict) -> dict:
+    item_id = _item_id(args)
+    ctx.db().remove(item_id, ctx.user.id, is_admin=is_moderator(ctx))
+    return {"removed": item_id}
+
+
+def _kill_playing(ctx: ActionContext, args: dict) -> dict:
+    ctx.db().skip(ctx.user.id)
+    return {"skipped": True}
+
+
+def _nuke_queue(ctx: ActionContext, args: dict) -> dict:
+    if not is_moderator(ctx):
+        raise Forbidden("Only the nest's creator can clear its queue.")
+    ctx.db().clear(ctx.user.id, is_admin=True)
+    return {"cleared": True}
+
+
+def _pause(ctx: ActionContext, args: dict) -> dict:
+    ctx.db().pause(ctx.user.id)
+    return {"paused": True}
+
+
+def _unpause(ctx: ActionContext, args: dict) -> dict:
+    ctx.db().resume(ctx.user.id)
+    return {"paused": False}
+
+
+def _airhorn(ctx: ActionContext, args: dict) -> dict:
+    name = _text(args, "name", 64)
+    if name not in AIRHORN_NAMES:
+        raise InvalidRequest(f"Unknown airhorn '{name[:40]}'.")
+    _limit(ctx, "airhorn_user")
+    return ctx.db().airhorn(ctx.user.id, name)
+
+
+def _add_comment(ctx: ActionContext, args: dict) -> dict:
+    item_id = _item_id(args)
+    text = _text(args, "text", int(ctx.conf.COMMENT_MAX_LENGTH or 500))
+    _limit(ctx, "comment_user")
+    return ctx.db().add_comment(item_id, ctx.user.id, text)
+
+
+def _bender_queue(ctx: ActionContext, args: dict) -> dict:
+    from echonest.bender import queue_preview
+
+    uri = _text(args, "uri", MAX_URI_LENGTH)
+    _limit(ctx, "add_song_user")
+    meta = ctx.nest_manager.get_nest(ctx.nest_id)
+    return queue_preview(ctx.db(), ctx.catalog, ctx.user.id, uri, nest_meta=meta)
+
+
+def _bender_filter(ctx: ActionContext, args: dict) -> dict:
+    from echonest.bender import filter_preview
+
+    uri = _text(args, "uri", MAX_URI_LENGTH)
+    meta = ctx.nest_manager.get_nest(ctx.nest_id)
+    filter_preview(ctx.db(), ctx.catalog, ctx.user.id, uri, nest_meta=meta)
+    return {"filtered": uri}
+
+
+def _fetch_playlist(ctx: ActionContext, args: dict) -> dict:
+    return ctx.db().queue_body()
+
+
+def _fetch_now_playing(ctx: ActionContext, args: dict) -> dict:
+    return ctx.db().now_playing()
+
+
+def _change_volume(ctx: ActionContext, args: dict) -> dict:
+    volume = _volume(args)
+    ctx.db().set_volume(volume)
+    return {"volume": volume}
+
+
+def _ping(ctx: ActionContext, args: dict) -> dict:
+    return {"pong": True, "now": _now_iso()}
+
+
+# name → (handler, touches the nest). Reads and pings do not count as nest activity.
+ACTIONS: dict[str, tuple[Callable[[ActionContext, dict], Any], bool]] = {
+    "add_song": (_add_song, True),
+    "vote": (_vote, True),
+    "jam": (_jam, True),
+    "kill": (_kill, True),
+    "kill_playing": (_kill_playing, True),
+    "nuke_queue": (_nuke_queue, True),
+    "pause": (_pause, True),
+    "unpause": (_unpause, True),
+    "airhorn": (_airhorn, True),
+    "add_comment": (_add_comment, True),
+    "benderQueue": (_bender_queue, True),
+    "benderFilter": (_bender_filter, True),
+    "fetch_playlist": (_fetch_playlist, False),
+    "fetch_now_playing": (_fetch_now_playing, False),
+    "change_volume": (_change_volume, True),
+    "ping": (_ping, False),
+}
+
+
+def dispatch(ctx: ActionContext, action: str, args: dict | None) -> dict:
+    """Run one named action for ``ctx.user`` in ``ctx.nest_id``; raise EchoNestError on refusal."""
+    if not isinstance(action, str) or action not in ACTIONS:
+        raise InvalidRequest(f"Unknown action '{str(action)[:40]}'.")
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise InvalidRequest("'args' must be a JSON object.")
+    if ctx.user is None or not getattr(ctx.user, "id", None):
+        raise Unauthorized("Sign in first.")
+    handler, touches = ACTIONS[action]
+    result = handler(ctx, args)
+    if touches:
+        ctx.nest_manager.touch_nest(ctx.nest_id)
+    return result if isinstance(result, dict) else {"result": result}

@@ -1,0 +1,139 @@
+"""Queue API per nest, the main-nest compatibility routes, and search — all thin over dispatch.
+
+Every write here is ``dispatch(ctx, action, args)``, the same call the WebSocket makes, so the
+HTTP API and the socket cannot drift apart in rules, limits or permissions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from echonest.actions import dispatch
+from echonest.catalog import search_results
+from echonest.errors import InvalidRequest
+from echonest.web import context
+
+bp = Blueprint("api_queue", __name__)
+
+MAIN = "main"
+
+# POST /api/nests/<code>/<suffix> → action
+NEST_ACTIONS = {
+    "songs": "add_song",
+    "vote": "vote",
+    "jam": "jam",
+    "comments": "add_comment",
+    "airhorn": "airhorn",
+    "remove": "kill",
+    "skip": "kill_playing",
+    "pause": "pause",
+    "resume": "unpause",
+    "clear": "nuke_queue",
+    "bender/queue": "benderQueue",
+    "bender/filter": "benderFilter",
+    "volume": "change_volume",
+}
+
+# Main-nest compatibility writes (SPEC §10) → action; these also accept classic form posts.
+MAIN_ACTIONS = {
+    "/api/add_song": "add_song",
+    "/api/queue/vote": "vote",
+    "/api/queue/remove": "kill",
+    "/api/queue/skip": "kill_playing",
+    "/api/queue/pause": "pause",
+    "/api/queue/resume": "unpause",
+    "/api/queue/clear": "nuke_queue",
+    "/add_song": "add_song",
+    "/jam": "jam",
+    "/blast_airhorn": "airhorn",
+}
+
+
+def run(nest_id: str, action: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    return dispatch(context.action_context(nest_id), action, args or {})
+
+
+def legacy_queue(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pre-nest /api/queue shape: the ordered items, Bender's preview as the last one."""
+    items = list(body.get("queue") or [])
+    if body.get("preview"):
+        items.append(body["preview"])
+    return items
+
+
+def _form_args() -> dict[str, Any]:
+    """JSON object, or a classic form post with its strings read as the JSON types."""
+    args = context.json_object(allow_form=True)
+    if request.mimetype != "application/json" and request.form:
+        args.pop("csrf_token", None)
+        if isinstance(args.get("up"), str):
+            args["up"] = args["up"].strip().lower() in ("1", "true", "yes", "up")
+        if isinstance(args.get("volume"), str):
+            try:
+                args["volume"] = int(args["volume"])
+            except ValueError:
+                raise InvalidRequest("'volume' must be a number from 0 to 100.") from None
+    return args
+
+
+# --- per nest ------------------------------------------------------------------------------
+@bp.get("/api/nests/<code>/queue")
+def nest_queue(code: str):
+    nest_id, _ = context.resolve_nest(code)
+    return jsonify(run(nest_id, "fetch_playlist"))
+
+
+@bp.get("/api/nests/<code>/playing")
+def nest_playing(code: str):
+    nest_id, _ = context.resolve_nest(code)
+    return jsonify(run(nest_id, "fetch_now_playing"))
+
+
+def _nest_action_view(action: str):
+    def view(code: str):
+        nest_id, _ = context.resolve_nest(code)
+        return jsonify(run(nest_id, action, context.json_object()))
+
+    return view
+
+
+for _suffix, _action in NEST_ACTIONS.items():
+    bp.add_url_rule(f"/api/nests/<code>/{_suffix}", endpoint=f"nest_{_action}",
+                    view_func=_nest_action_view(_action), methods=["POST"])
+
+
+# --- main nest compatibility ---------------------------------------------------------------
+@bp.get("/api/queue")
+@bp.get("/queue/")
+def main_queue():
+    return jsonify(legacy_queue(run(MAIN, "fetch_playlist")))
+
+
+@bp.get("/api/playing")
+@bp.get("/playing/")
+def main_playing():
+    return jsonify(run(MAIN, "fetch_now_playing"))
+
+
+def _main_action_view(action: str):
+    def view():
+        return jsonify(run(MAIN, action, _form_args()))
+
+    return view
+
+
+for _path, _action in MAIN_ACTIONS.items():
+    bp.add_url_rule(_path, endpoint=f"main{_path.replace('/', '_')}",
+                    view_func=_main_action_view(_action), methods=["POST"])
+
+
+# --- search --------------------------------------------------------------------------------
+@bp.get("/search/v2")
+@bp.get("/api/search")
+def search():
+    q = request.args.get("q")
+    if q is None:
+        raise InvalidRequest("Add a search query: ?q=…")
+    return jsonify(search_results(context.catalog(), q))

@@ -1,0 +1,223 @@
+"""Who is asking: session users, the operator API token, the dev bypass, CSRF and the gate.
+
+Every route needs a user unless its view is marked ``@public`` (health, /login/…, the OAuth
+callback, static files). JSON routes refuse with 401 JSON; pages redirect to /login/?next=….
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
+
+from echonest.errors import Forbidden
+from echonest.web import context
+from echonest.web.errors import error_body, wants_json
+
+KINDS = ("google", "guest", "dev", "token")
+SESSION_KINDS = ("google", "guest", "dev")
+TOKEN_USER_ID = "token:api"  # noqa: S105 - a user id, not a secret
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+LOOPBACK_ADDRS = frozenset({"127.0.0.1", "::1"})
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class User:
+    id: str                 # email for google/dev users, "guest:<random>", "token:api"
+    name: str
+    email: str = ""
+    kind: str = "guest"     # one of KINDS
+    is_admin: bool = False
+    avatar_url: str = ""
+
+    def public(self) -> dict[str, Any]:
+        """What pages and other users may see."""
+        return {"id": self.id, "name": self.name, "avatar_url": self.avatar_url,
+                "is_admin": self.is_admin}
+
+
+def public(view):
+    """Mark a view as reachable without signing in."""
+    view.echonest_public = True
+    return view
+
+
+def is_public_endpoint(endpoint: str | None, app: Flask | None = None) -> bool:
+    if endpoint is None:
+        return False
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return True
+    view = (app or current_app).view_functions.get(endpoint)
+    return bool(getattr(view, "echonest_public", False))
+
+
+# --- identities ------------------------------------------------------------------------
+def api_tokens(conf: Any) -> list[str]:
+    """The operator tokens currently configured (read per request so rotation needs no restart)."""
+    return [t for t in (conf.ECHONEST_API_TOKEN, conf.ANDRE_API_TOKEN)
+            if isinstance(t, str) and t.strip()]
+
+
+def _bearer_user(header: str) -> User | None:
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        return None
+    presented_bytes = presented.strip().encode()
+    matched = False
+    for token in api_tokens(context.conf()):
+        # compare every configured token so timing does not reveal which one matched
+        matched |= hmac.compare_digest(presented_bytes, token.strip().encode())
+    if not matched:
+        return None
+    return User(id=TOKEN_USER_ID, name="API", kind="token", is_admin=True)
+
+
+def admin_emails(conf: Any) -> set[str]:
+    raw = conf.ADMIN_EMAILS or []
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    return {str(e).strip().lower() for e in raw if str(e).strip()}
+
+
+def _session_user() -> User | None:
+    raw = session.get("user")
+    if not isinstance(raw, dict):
+        return None
+    user_id, kind = raw.get("id"), raw.get("kind")
+    if not isinstance(user_id, str) or not user_id or kind not in SESSION_KINDS:
+        return None
+    email = raw.get("email") if isinstance(raw.get("email"), str) else ""
+    is_admin = kind != "guest" and bool(email) and email.lower() in admin_emails(context.conf())
+    return User(id=user_id, name=str(raw.get("name") or user_id)[:80], email=email, kind=kind,
+                is_admin=is_admin, avatar_url=str(raw.get("avatar_url") or ""))
+
+
+def current_user() -> User | None:
+    """The signed-in user for this request (session or Bearer token), else None."""
+    cached = g.get("_echonest_user", _UNSET)
+    if cached is not _UNSET:
+        return cached
+    header = request.headers.get("Authorization")
+    # A request that presents a token is judged by the token alone, never by a cookie.
+    user = _bearer_user(header) if header else _session_user()
+    g._echonest_user = user
+    return user
+
+
+def sign_in(user: User) -> User:
+    """Start a fresh session for ``user`` (a new session id and CSRF token: no fixation)."""
+    session.clear()
+    record = asdict(user)
+    record.pop("is_admin")  # recomputed per request from ADMIN_EMAILS
+    session["user"] = record
+    session["csrf"] = secrets.token_urlsafe(32)
+    session.permanent = True
+    g._echonest_user = _session_user()
+    return g._echonest_user
+
+
+def sign_out() -> None:
+    session.clear()
+    g._echonest_user = None
+
+
+# --- dev bypass --------------------------------------------------------------------------
+def is_loopback_request() -> bool:
+    hostname = urlsplit("//" + request.host).hostname or ""
+    return hostname in LOOPBACK_HOSTS and (request.remote_addr or "") in LOOPBACK_ADDRS
+
+
+def dev_bypass_allowed(conf: Any) -> bool:
+    return bool(conf.DEBUG) and bool(str(conf.DEV_AUTH_EMAIL or "").strip()) \
+        and is_loopback_request()
+
+
+def dev_user(conf: Any) -> User:
+    email = str(conf.DEV_AUTH_EMAIL).strip().lower()
+    return User(id=email, name=email.split("@")[0] or email, email=email, kind="dev")
+
+
+# --- CSRF ----------------------------------------------------------------------------------
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not isinstance(token, str) or len(token) < 20:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def csrf_matches(presented: Any) -> bool:
+    expected = session.get("csrf")
+    return (isinstance(presented, str) and isinstance(expected, str) and bool(expected)
+            and hmac.compare_digest(presented.encode(), expected.encode()))
+
+
+def csrf_ok() -> bool:
+    """A browser cannot send a JSON content type or a custom header cross-site without CORS."""
+    if request.mimetype == "application/json":
+        return True
+    if csrf_matches(request.headers.get("X-CSRF-Token")):
+        return True
+    return request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") \
+        and csrf_matches(request.form.get("csrf_token"))
+
+
+# --- the gate ------------------------------------------------------------------------------
+def safe_next(value: Any, default: str = "/") -> str:
+    """A local path to return to after sign-in; anything else (other hosts, //x) → default."""
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > 2000:
+        return default
+    if value.startswith("//") or "\\" in value or any(ord(c) < 33 or ord(c) == 127
+                                                       for c in value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or parts.path.startswith(("/login", "/logout")):
+        return default
+    return value
+
+
+def _refuse():
+    if wants_json():
+        bad_token = bool(request.headers.get("Authorization"))
+        message = ("Invalid API token." if bad_token
+                   else "Sign in, or send Authorization: Bearer <token>.")
+        response = jsonify(error_body("unauthorized", message))
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="echonest"'
+        return response
+    target = request.full_path.rstrip("?") if request.query_string else request.path
+    return redirect(url_for("login.login_page", next=safe_next(target)))
+
+
+def gate():
+    """before_request: everything but @public views needs a user; browser writes need CSRF."""
+    if is_public_endpoint(request.endpoint):
+        return None
+    if request.endpoint is None:
+        return None  # unknown URL or wrong method: the 404/405 handler answers
+    user = current_user()
+    conf = context.conf()
+    if user is None and not request.headers.get("Authorization") and dev_bypass_allowed(conf):
+        user = sign_in(dev_user(conf))
+    if user is None:
+        return _refuse()
+    if request.method not in SAFE_METHODS and user.kind != "token" and not csrf_ok():
+        raise Forbidden("Missing or invalid CSRF token: send JSON or an X-CSRF-Token header.")
+    return None
+
+
+def _template_globals() -> dict[str, Any]:
+    return {"current_user": current_user}
+
+
+def init_app(app: Flask) -> None:
+    from echonest.web import login
+
+    app.before_request(gate)
+    app.context_processor(_template_globals)
+    app.register_blueprint(login.bp)
