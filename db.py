@@ -31,13 +31,12 @@ from typing import Any
 import redis
 
 from config import CONF
-from echonest import keys
+from echonest import keys, player_scripts, queue_scripts
 from echonest.airhorns import AIRHORN_NAMES
-from echonest.atomic import apply, current_version
+from echonest.atomic import GuardedScript, apply, current_version
 from echonest.catalog.track import Track
 from echonest.errors import EchoNestError, InvalidRequest, RateLimited
 from echonest.events import AIRHORN, NOW_PLAYING, QUEUE_UPDATE, VOLUME
-from echonest.queue_scripts import READ_STATE, READ_URIS, SCRIPTS
 from echonest.queue_shapes import (
     check_item_id,
     check_nest_id,
@@ -76,14 +75,14 @@ class DB:
         return keys.nest_key(self.nest_id, key)
 
     # --- plumbing ----------------------------------------------------------------------------
-    def _run(self, action: str, args: list[Any], event: str = QUEUE_UPDATE):
+    def _run(self, script: GuardedScript, args: list[Any], event: str = QUEUE_UPDATE):
         script_keys = [self._key(k) for k in (
             keys.PRIORITY_QUEUE, keys.NOW_PLAYING, keys.SKIP, keys.ITEM_COUNTER,
             keys.BENDER_PREVIEW, keys.AIRHORNS, keys.VOLUME)]
         prefixes = [self._key(f("")) for f in (
             keys.queue_item, keys.queue_votes, keys.queue_jams, keys.comments,
             keys.bender_filter, keys.free_horn)]
-        return SCRIPTS[action](self.redis, self.nest_id, keys_=script_keys,
+        return script(self.redis, self.nest_id, keys_=script_keys,
                                args=prefixes + [str(a) for a in args], event=event)
 
     def _read(self, queue: bool = False, playing: bool = False, item_id: str = "") -> list:
@@ -91,7 +90,7 @@ class DB:
             keys.PRIORITY_QUEUE, keys.NOW_PLAYING, keys.SKIP, keys.BENDER_PREVIEW, keys.VERSION)]
         args = [self._key(f("")) for f in (keys.queue_item, keys.queue_jams, keys.comments)]
         args += ["1" if queue else "0", "1" if playing else "0", item_id]
-        return READ_STATE(self.redis, script_keys, args)
+        return queue_scripts.READ_STATE(self.redis, script_keys, args)
 
     # --- reads -------------------------------------------------------------------------------
     def queue_items(self) -> list[dict]:
@@ -135,7 +134,7 @@ class DB:
         return int(self.redis.zcard(self._key(keys.PRIORITY_QUEUE)))
 
     def queued_uris(self) -> set[str]:
-        return set(READ_URIS(self.redis, [self._key(keys.PRIORITY_QUEUE)],
+        return set(queue_scripts.READ_URIS(self.redis, [self._key(keys.PRIORITY_QUEUE)],
                              [self._key(keys.queue_item(""))]))
 
     def version(self) -> int:
@@ -172,8 +171,9 @@ class DB:
         fields["added_at"] = iso(epoch(now))
         depth = 0 if self.nest_id == "main" else int(CONF.NEST_MAX_QUEUE_DEPTH)
         flat = [v for pair in fields.items() for v in pair]
-        _, item_id = self._run("add_song", [fields["uri"], user, "1" if auto else "0", depth,
-                                            int(CONF.BENDER_FILTER_SECONDS), *flat])
+        _, item_id = self._run(queue_scripts.ADD_SONG_SCRIPT, [
+            fields["uri"], user, "1" if auto else "0", depth, int(CONF.BENDER_FILTER_SECONDS),
+            *flat])
         return {"id": str(item_id), **fields, "duration": float(fields["duration"]),
                 "user": user, "vote": 0, "jam": [], "comments": [], "auto": auto}
 
@@ -181,28 +181,29 @@ class DB:
         item_id, user = check_item_id(item_id), check_user(user)
         if not isinstance(up, bool):
             raise InvalidRequest("up must be true or false")
-        _, entry = self._run("vote", [item_id, user, 1 if up else -1])
+        _, entry = self._run(queue_scripts.VOTE_SCRIPT, [item_id, user, 1 if up else -1])
         return item_from_entry(entry)
 
     def jam(self, item_id: Any, user: str) -> bool:
         item_id, user = check_item_id(item_id), check_user(user)
-        _, jammed = self._run("jam", [item_id, user, int(CONF.FREE_AIRHORN)])
+        _, jammed = self._run(queue_scripts.JAM_SCRIPT, [item_id, user, int(CONF.FREE_AIRHORN)])
         return bool(jammed)
 
     def add_comment(self, item_id: Any, user: str, text: str, *, now: Any = None) -> dict:
         item_id, user = check_item_id(item_id), check_user(user)
         comment = {"user": user, "body": clean_comment(text, int(CONF.COMMENT_MAX_LENGTH)),
                    "time": iso(epoch(now))}
-        self._run("comment", [item_id, json.dumps(comment, ensure_ascii=False)])
+        self._run(queue_scripts.COMMENT_SCRIPT, [item_id, json.dumps(comment, ensure_ascii=False)])
         return comment
 
     def remove(self, item_id: Any, user: str, *, is_admin: bool = False) -> None:
         item_id, user = check_item_id(item_id), check_user(user)
-        self._run("remove", [item_id, user, self._admin(is_admin)])
+        self._run(queue_scripts.REMOVE_SCRIPT, [item_id, user, self._admin(is_admin)])
 
     def clear(self, user: str, *, is_admin: bool = False) -> int:
         """Empty the queue (not the playing song); returns how many songs were removed."""
-        _, removed = self._run("clear", [check_user(user), self._admin(is_admin)])
+        args = [check_user(user), self._admin(is_admin)]
+        _, removed = self._run(queue_scripts.CLEAR_SCRIPT, args)
         return int(removed)
 
     def _admin(self, is_admin: Any) -> str:
@@ -210,24 +211,24 @@ class DB:
         return "1" if is_admin is True and self.nest_id == "main" else "0"
 
     def filter_uri(self, uri: str) -> None:
-        self._run("filter", [check_uri(uri), int(CONF.BENDER_FILTER_SECONDS)])
+        self._run(queue_scripts.FILTER_SCRIPT, [check_uri(uri), int(CONF.BENDER_FILTER_SECONDS)])
 
     def set_preview(self, track: Track | None) -> None:
         raw = "" if track is None else json.dumps(preview_item(track, BENDER_USER),
                                                   ensure_ascii=False, sort_keys=True)
-        self._run("preview", [raw])
+        self._run(queue_scripts.PREVIEW_SCRIPT, [raw])
 
     # --- player state ------------------------------------------------------------------------
     def skip(self, user: str) -> None:
-        self._run("skip", [check_user(user)], event=NOW_PLAYING)
+        self._run(player_scripts.SKIP_SCRIPT, [check_user(user)], event=NOW_PLAYING)
 
     def pause(self, user: str, now: Any = None) -> None:
         check_user(user)
-        self._run("pause", [repr(epoch(now))], event=NOW_PLAYING)
+        self._run(player_scripts.PAUSE_SCRIPT, [repr(epoch(now))], event=NOW_PLAYING)
 
     def resume(self, user: str, now: Any = None) -> None:
         check_user(user)
-        self._run("resume", [repr(epoch(now))], event=NOW_PLAYING)
+        self._run(player_scripts.RESUME_SCRIPT, [repr(epoch(now))], event=NOW_PLAYING)
 
     def set_volume(self, volume: int) -> None:
         if isinstance(volume, bool) or not isinstance(volume, int) or not 0 <= volume <= 100:
@@ -241,7 +242,7 @@ class DB:
             raise InvalidRequest("unknown airhorn")
         now_ts = epoch(now)
         entry = {"name": name, "user": user, "time": iso(now_ts), "t": now_ts}
-        _, (status, value, free) = self._run("airhorn", [
+        _, (status, value, free) = self._run(player_scripts.AIRHORN_SCRIPT, [
             user, name, repr(now_ts), int(CONF.AIRHORN_MAX), int(CONF.AIRHORN_EXPIRE_SEC),
             int(CONF.AIRHORN_EXPIRE_COUNT), int(CONF.AIRHORN_LIST_MIN_LEN),
             int(CONF.DEFAULT_VOLUME), json.dumps(entry), json.dumps({**entry, "free": True})],
@@ -252,8 +253,8 @@ class DB:
         return {"name": name, "volume": int(value), "free": free == "1"}
 
     def advance(self, now: Any = None) -> dict | None:
-        """Player step: finish the song if over/skipped, start the next. Returns the finished one."""
-        _, flat = self._run("advance", [repr(epoch(now))], event=NOW_PLAYING)
+        """Player step: end the song if over/skipped, start the next; returns the ended one."""
+        _, flat = self._run(player_scripts.ADVANCE_SCRIPT, [repr(epoch(now))], event=NOW_PLAYING)
         if not flat:
             return None
         song = pairs(flat)

@@ -1,4 +1,4 @@
-"""Lua bodies for one nest's queue actions: each runs inside atomic.GuardedScript (or alone, reads).
+"""Lua bodies for one nest's queue actions and reads (player/airhorn ones: player_scripts.py).
 
 Layout every write body sees (db.DB._run builds it): KEYS[5..11] = priority queue, now-playing,
 skip flag, item counter, Bender preview, airhorn list, volume; ARGV[4..9] = key prefixes for
@@ -206,96 +206,6 @@ redis.call('DEL', PQ)
 local result = #ids
 """
 
-SKIP_PLAYING = PRELUDE + """
-local id = redis.call('HGET', NP, 'id')
-if not id or redis.call('GET', SKIP) == id then return unchanged(0) end
-redis.call('SET', SKIP, id)
-local result = 1
-"""
-
-# A[1] now (epoch seconds).
-PAUSE = PRELUDE + """
-local now = tonumber(A[1])
-local np = redis.call('HMGET', NP, 'id', 'starttime', 'duration', 'paused')
-if not np[1] or np[4] == '1' or redis.call('GET', SKIP) == np[1] then return unchanged(0) end
-local pos = math.min(math.max(now - tonumber(np[2]), 0), tonumber(np[3]))
-redis.call('HSET', NP, 'paused', '1', 'pos', pos)
-local result = 1
-"""
-
-RESUME = PRELUDE + """
-local now = tonumber(A[1])
-local np = redis.call('HMGET', NP, 'id', 'pos', 'duration', 'paused')
-if not np[1] or np[4] ~= '1' then return unchanged(0) end
-local start = now - tonumber(np[2])
-redis.call('HSET', NP, 'paused', '0', 'starttime', start, 'endtime', start + tonumber(np[3]))
-local result = 1
-"""
-
-# A[1] now. Returns the finished song's hash (+ started/ended) or nil.
-ADVANCE = PRELUDE + """
-local now = tonumber(A[1])
-local np = redis.call('HMGET', NP, 'id', 'starttime', 'endtime', 'paused')
-local current = np[1]
-local result = false
-if current then
-  local skipping = redis.call('GET', SKIP) == current
-  if not skipping and (np[4] == '1' or tonumber(np[3]) > now) then return unchanged(false) end
-  local ended = now
-  if not skipping then ended = math.min(tonumber(np[3]), now) end
-  result = redis.call('HGETALL', P_ITEM .. current)
-  for _, v in ipairs({'started', np[2], 'ended', string.format('%.17g', ended)}) do result[#result + 1] = v end
-  drop_item(current)
-  redis.call('DEL', NP)
-elseif redis.call('ZCARD', PQ) == 0 then
-  return unchanged(false)
-end
-redis.call('DEL', SKIP)
-local nxt = redis.call('ZPOPMIN', PQ)
-if #nxt > 0 then
-  local duration = tonumber(redis.call('HGET', P_ITEM .. nxt[1], 'duration') or '0') or 0
-  redis.call('HSET', NP, 'id', nxt[1], 'starttime', now, 'endtime', now + duration,
-             'duration', duration, 'paused', '0', 'pos', 0)
-end
-"""
-
-# A[1] user, A[2] name, A[3] now, A[4] max per window, A[5] window seconds, A[6] list cap,
-# A[7] list minimum, A[8] default volume, A[9]/A[10] the entry JSON to record for a counted/free
-# horn. Free horns are recorded (they show in the recent list) but do not count against the limit.
-AIRHORN = PRELUDE + """
-local user, name, now = A[1], A[2], tonumber(A[3])
-local max, window, cap, keep = tonumber(A[4]), tonumber(A[5]), tonumber(A[6]), tonumber(A[7])
-local fired, oldest = 0, nil
-for _, raw in ipairs(redis.call('LRANGE', HORNS, 0, -1)) do
-  local ok, e = pcall(cjson.decode, raw)
-  if ok and type(e) == 'table' and e.user == user and not e.free and tonumber(e.t)
-      and tonumber(e.t) > now - window then
-    fired = fired + 1
-    oldest = tonumber(e.t)
-  end
-end
-local free = 0
-if fired >= max then
-  local fkey = P_FREEHORN .. user
-  if tonumber(redis.call('GET', fkey) or '0') < 1 then
-    return unchanged({'limited', tostring(math.max(1, math.ceil((oldest or now) + window - now))), '0'})
-  end
-  redis.call('DECR', fkey)
-  free = 1
-end
-redis.call('LPUSH', HORNS, free == 1 and A[10] or A[9])
-redis.call('LTRIM', HORNS, 0, cap - 1)
--- Expired horns fall off the end, but the list never drops below `keep` entries.
-while redis.call('LLEN', HORNS) > keep do
-  local ok, e = pcall(cjson.decode, redis.call('LINDEX', HORNS, -1))
-  if ok and type(e) == 'table' and tonumber(e.t) and tonumber(e.t) > now - window then break end
-  redis.call('RPOP', HORNS)
-end
-local volume = tonumber(redis.call('GET', VOLUME_KEY) or A[8]) or tonumber(A[8])
-event_data = cjson.encode({name = name, volume = volume, user = user})
-local result = {'ok', tostring(volume), tostring(free)}
-"""
-
 # A[1] uri, A[2] ttl seconds.
 FILTER = PRELUDE + """
 redis.call('SET', P_FILTER .. A[1], '1', 'EX', tonumber(A[2]))
@@ -338,8 +248,10 @@ if ARGV[5] == '1' then
   local id = redis.call('HGET', NP, 'id')
   np = {h, redis.call('GET', SKIP) or '', id and item_entry(id) or false}
 end
-if ARGV[6] ~= '' and (redis.call('ZSCORE', PQ, ARGV[6]) or redis.call('HGET', NP, 'id') == ARGV[6]) then
-  item = item_entry(ARGV[6])
+local wanted = ARGV[6]
+if wanted ~= '' and (redis.call('ZSCORE', PQ, wanted)
+    or redis.call('HGET', NP, 'id') == wanted) then
+  item = item_entry(wanted)
 end
 return {tonumber(redis.call('GET', VERSION) or '0'), redis.call('GET', PREVIEW) or '', queue, np,
         item}
@@ -370,13 +282,13 @@ class ReadScript:
         return script(keys=keys_, args=args, client=client)
 
 
-SCRIPTS = {
-    name: GuardedScript(body)
-    for name, body in {
-        "add_song": ADD_SONG, "vote": VOTE, "jam": JAM, "comment": COMMENT, "remove": REMOVE,
-        "clear": CLEAR, "skip": SKIP_PLAYING, "pause": PAUSE, "resume": RESUME,
-        "advance": ADVANCE, "airhorn": AIRHORN, "filter": FILTER, "preview": PREVIEW_SET,
-    }.items()
-}
+ADD_SONG_SCRIPT = GuardedScript(ADD_SONG)
+VOTE_SCRIPT = GuardedScript(VOTE)
+JAM_SCRIPT = GuardedScript(JAM)
+COMMENT_SCRIPT = GuardedScript(COMMENT)
+REMOVE_SCRIPT = GuardedScript(REMOVE)
+CLEAR_SCRIPT = GuardedScript(CLEAR)
+FILTER_SCRIPT = GuardedScript(FILTER)
+PREVIEW_SCRIPT = GuardedScript(PREVIEW_SET)
 READ_STATE = ReadScript(READ)
 READ_URIS = ReadScript(QUEUED_URIS)

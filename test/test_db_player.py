@@ -160,9 +160,9 @@ def test_airhorn_policy(r, db):
         assert limited.value.retry_after == 98  # when the T0+100 horn leaves the window
     published = [e for e in events.drain() if e["event"] == "airhorn"]
     assert [e["data"] for e in published] == [
-        {"name": "classic", "volume": 70, "user": "A"}, {"name": "tada", "volume": 70, "user": "A"},
-        {"name": "classic", "volume": 70, "user": "B"}, {"name": "laser", "volume": 70, "user": "A"},
-        {"name": "laser", "volume": 70, "user": "A"}]
+        {"name": name, "volume": 70, "user": user}
+        for name, user in (("classic", "A"), ("tada", "A"), ("classic", "B"), ("laser", "A"),
+                           ("laser", "A"))]
     events.close()
 
 
