@@ -1,0 +1,5 @@
+"""Offline catalog provider: bundled real-world song metadata, local: URIs, generated art."""
+
+from echonest.catalog.offline.provider import OfflineProvider
+
+__all__ = ["OfflineProvider"]
