@@ -130,9 +130,8 @@ LEGACY_EXACT = ("AIRHORNS",)
 GLOBAL_KEYS = (SPOTIFY_RATE_LIMITED,)
 GLOBAL_PREFIXES = ("NESTS|", NEST_PREFIX)
 
-
-# db.py: per-nest counter that hands out queue item ids (INCR), so ids never repeat in a nest.
-ITEM_COUNTER = "MISC|queue-item-id"
+# The client-credentials token every process and every nest shares (one refresh, not one per nest).
+SPOTIFY_APP_TOKEN = "NESTS|spotify-app-token"
 
 # Bender: per-nest "found nothing, wait" marker (value = retry-after epoch seconds) and the
 # nest-independent catalog answers Bender caches (shared by every nest, so global).
@@ -142,6 +141,9 @@ BENDER_BACKOFF = "BENDER|backoff"
 def bender_global_cache(strategy: str, seed: str) -> str:
     return f"NESTS|bender-cache:{strategy}:{seed}"
 
+
+# db.py: per-nest counter that hands out queue item ids (INCR), so ids never repeat in a nest.
+ITEM_COUNTER = "MISC|queue-item-id"
 
 # Per-member open-connection counts (hash email → n): a member leaves with their last tab.
 MEMBERS_CONN = "MEMBERS-CONN"

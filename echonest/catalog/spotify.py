@@ -1,0 +1,222 @@
+"""SpotifyProvider: search, lookups and Bender's lookups on the Spotify Web API (SPEC §8)."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import Any
+
+import spotipy
+from spotipy.exceptions import SpotifyException
+
+from echonest import keys
+from echonest.catalog import spotify_map as sm
+from echonest.catalog.base import Album, Provider
+from echonest.catalog.spotify_client import app_client, guarded
+from echonest.catalog.track import Track
+from echonest.errors import CatalogError, InvalidRequest
+
+MAX_LIMIT = 50            # Spotify's largest page
+MAX_QUERY = 200
+GENRE_CACHE_SIZE = 2000
+
+
+def _not_found(exc: SpotifyException) -> list | None:
+    # 400 "invalid id" / 404 "non existing id": the thing is not there, which is an answer.
+    return [] if exc.http_status in (400, 404) else None
+
+
+def _top_tracks(sp: spotipy.Spotify, artist_id: str, market: str) -> Any:
+    # Spotify marks top-tracks deprecated for new apps; it still answers ours, so stay quiet.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return sp.artist_top_tracks(artist_id, country=market)
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', " ").strip() + '"'
+
+
+class SpotifyProvider(Provider):
+    """Spotify as a catalog: client credentials, one token shared through Redis by everyone.
+
+    Construction does no I/O (SKIP_SPOTIFY_PREFETCH is therefore always honoured); the spotipy
+    client and the Redis connection are made on first use.
+    """
+
+    name = "spotify"
+    uri_schemes = ("spotify",)
+
+    def __init__(self, conf: Any = None, redis_client: Any = None):
+        if conf is None:
+            from config import CONF as conf
+        self.conf = conf
+        self.market = str(conf.SPOTIFY_MARKET or "US")
+        self._redis = redis_client
+        self._client: spotipy.Spotify | None = None
+        self._lock = threading.Lock()
+        self._genres: dict[str, tuple[str, ...]] = {}
+
+    # --- plumbing --------------------------------------------------------------------------
+    @property
+    def redis(self) -> Any:
+        if self._redis is None:
+            from echonest.store import default_client
+
+            self._redis = default_client()
+        return self._redis
+
+    @property
+    def client(self) -> spotipy.Spotify:
+        with self._lock:
+            if self._client is None:
+                self._client = app_client(self.conf, self.redis)
+            return self._client
+
+    def _call(self, what: str, call, on_error=None) -> Any:
+        def handle(exc: SpotifyException) -> Any:
+            if exc.http_status == 401:
+                # The shared token was revoked or garbled: drop it so the next call gets a new one.
+                self.redis.delete(keys.SPOTIFY_APP_TOKEN)
+                return None
+            return on_error(exc) if on_error else None
+
+        return guarded(self.redis, what, lambda: call(self.client), handle)
+
+    def _search(self, query: str, kind: str, limit: int) -> dict[str, Any]:
+        limit = min(max(int(limit), 1), MAX_LIMIT)
+        result = self._call("search", lambda sp: sp.search(q=query, limit=limit, type=kind,
+                                                            market=self.market))
+        return result if isinstance(result, dict) else {}
+
+    def _tracks(self, page: Any) -> list[Track]:
+        return [t for t in map(sm.track_from_json, sm.paged_items(page)) if t]
+
+    # --- MUST ------------------------------------------------------------------------------
+    def search(self, query: str, limit: int = 10) -> list[Track]:
+        """Tracks first; episodes fill what is left, so a podcast's name still finds it."""
+        if not isinstance(query, str):
+            raise InvalidRequest("search query must be text")
+        query = query.strip()
+        if not query:
+            return []
+        if len(query) > MAX_QUERY:
+            raise InvalidRequest(f"search query is too long (at most {MAX_QUERY} characters)")
+        result = self._search(query, "track,episode", limit)
+        tracks = self._tracks(result.get("tracks"))[:limit]
+        episodes = sm.paged_items(result.get("episodes"))[:limit - len(tracks)]
+        return tracks + self._with_shows(episodes)
+
+    def lookup(self, uri: str) -> Track | None:
+        parsed = sm.parse_uri(uri)
+        if parsed is None:
+            return None
+        kind, spotify_id = parsed
+        if kind == "episode":
+            found = self._call("lookup", lambda sp: sp.episode(spotify_id, market=self.market),
+                               _not_found)
+            return sm.episode_from_json(found) if found else None
+        found = self._call("lookup", lambda sp: sp.track(spotify_id, market=self.market),
+                           _not_found)
+        if not found:
+            return None
+        track = sm.track_from_json(found)
+        if track is None:
+            return None
+        genres = self._artist_genres(track.artist_uris[:1])
+        return sm.track_from_json(found, genres=genres) if genres else track
+
+    # --- MAY -------------------------------------------------------------------------------
+    def normalize_uri(self, text: str) -> str | None:
+        return sm.canonical_uri(text)
+
+    def artist_top_tracks(self, artist_uri: str) -> list[Track]:
+        artist_id = self._id(artist_uri, "artist")
+        if not artist_id:
+            return []
+        result = self._call("artist top tracks", lambda sp: _top_tracks(sp, artist_id,
+                                                                         self.market),
+                            _not_found)
+        items = result.get("tracks") if isinstance(result, dict) else None
+        return [t for t in map(sm.track_from_json, items or []) if t]
+
+    def artist_albums(self, artist_uri: str) -> list[Album]:
+        artist_id = self._id(artist_uri, "artist")
+        if not artist_id:
+            return []
+        page = self._call("artist albums",
+                          lambda sp: sp.artist_albums(artist_id, include_groups="album,single",
+                                                      country=self.market, limit=MAX_LIMIT),
+                          _not_found)
+        return [a for a in map(sm.album_from_json, sm.paged_items(page)) if a]
+
+    def album_tracks(self, album_uri: str) -> list[Track]:
+        """One call: the album object carries its tracks and the art/year they lack."""
+        album_id = self._id(album_uri, "album")
+        if not album_id:
+            return []
+        album = self._call("album", lambda sp: sp.album(album_id, market=self.market),
+                           _not_found)
+        if not isinstance(album, dict):
+            return []
+        items = sm.paged_items(album.get("tracks"))
+        return [t for t in (sm.track_from_json(item, album=album) for item in items) if t]
+
+    def search_artist(self, name: str) -> list[Track]:
+        if not isinstance(name, str) or not name.strip():
+            return []
+        return self._tracks(self._search(f"artist:{_quoted(name[:MAX_QUERY])}", "track",
+                                         MAX_LIMIT).get("tracks"))
+
+    def genre_tracks(self, genre: str, limit: int = 50) -> list[Track]:
+        if not isinstance(genre, str) or not genre.strip():
+            return []
+        return self._tracks(self._search(f"genre:{_quoted(genre[:MAX_QUERY])}", "track",
+                                         limit).get("tracks"))
+
+    def year_tracks(self, year_from: int, year_to: int, limit: int = 50) -> list[Track]:
+        years = sorted((int(year_from), int(year_to)))
+        if years[0] < 1 or years[1] > 9999:
+            return []
+        span = f"{years[0]}" if years[0] == years[1] else f"{years[0]}-{years[1]}"
+        return self._tracks(self._search(f"year:{span}", "track", limit).get("tracks"))
+
+    # --- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def _id(uri: Any, kind: str) -> str | None:
+        parsed = sm.parse_uri(uri, kinds=(kind,))
+        return parsed[1] if parsed else None
+
+    def _with_shows(self, episodes: list[dict[str, Any]]) -> list[Track]:
+        """Search answers simplified episodes without their show, which we show as the artist.
+
+        One batched lookup fetches the shows; if it fails the episodes still list, unnamed.
+        """
+        if not episodes:
+            return []
+        ids = [e["id"] for e in episodes if isinstance(e.get("id"), str)]
+        try:
+            full = self._call("episodes", lambda sp: sp.episodes(ids, market=self.market))
+        except CatalogError:
+            full = None
+        shows = {e.get("id"): e.get("show") for e in (full or {}).get("episodes") or []
+                 if isinstance(e, dict)}
+        found = (sm.episode_from_json(e, show=shows.get(e.get("id"))) for e in episodes)
+        return [t for t in found if t]
+
+    def _artist_genres(self, artist_uris: tuple[str, ...]) -> tuple[str, ...]:
+        """Genres of the lead artist: one cheap call per new artist, remembered in-process."""
+        artist_id = self._id(artist_uris[0], "artist") if artist_uris else None
+        if not artist_id:
+            return ()
+        if artist_id not in self._genres:
+            try:
+                artist = self._call("artist", lambda sp: sp.artist(artist_id), _not_found)
+            except CatalogError:
+                return ()  # genres are a nicety; the track itself was found
+            genres = artist.get("genres") if isinstance(artist, dict) else None
+            if len(self._genres) >= GENRE_CACHE_SIZE:
+                self._genres.clear()
+            self._genres[artist_id] = tuple(
+                g for g in (genres or []) if isinstance(g, str) and g)[:10]
+        return self._genres[artist_id]
