@@ -52,6 +52,7 @@ from echonest.queue_shapes import (
 )
 
 BENDER_USER = "bender"  # the adder id of Bender's auto songs and of the preview row
+DUE_BATCH = 5000        # nests per due_nests script call
 
 
 class DB:
@@ -278,22 +279,17 @@ def _preview(raw: str) -> dict | None:
 def due_nests(client: redis.Redis, nest_ids: list[str], now: Any = None) -> list[str]:
     """The nests whose player must advance (song over, skip asked, or idle with a queue).
 
-    One pipelined round trip for any number of nests, so idle nests cost almost nothing.
+    One script call for any number of nests (batched so no call holds Redis for long), so
+    10,000 idle nests cost a few round trips. Returns ids in the order given.
     """
-    now_ts = epoch(now)
-    pipe = client.pipeline(transaction=False)
-    for nest_id in nest_ids:
-        pipe.hmget(keys.nest_key(nest_id, keys.NOW_PLAYING), "id", "endtime", "paused")
-        pipe.get(keys.nest_key(nest_id, keys.SKIP))
-        pipe.zcard(keys.nest_key(nest_id, keys.PRIORITY_QUEUE))
-    replies = pipe.execute()
-    due = []
-    for i, nest_id in enumerate(nest_ids):
-        (playing, endtime, paused), skip, size = replies[3 * i: 3 * i + 3]
-        if playing:
-            over = paused != "1" and endtime is not None and float(endtime) <= now_ts
-            if over or skip == playing:
-                due.append(nest_id)
-        elif size:
-            due.append(nest_id)
+    now_ts = repr(epoch(now))
+    # Split a sample key around the nest id so the script builds keys exactly as keys.py does.
+    head, _ = keys.nest_key("\0", keys.NOW_PLAYING).split("\0")
+    tails = [keys.nest_key("\0", k).split("\0")[1]
+             for k in (keys.NOW_PLAYING, keys.SKIP, keys.PRIORITY_QUEUE)]
+    ids = [n for n in nest_ids if isinstance(n, str)]
+    due: list[str] = []
+    for start in range(0, len(ids), DUE_BATCH):
+        batch = ids[start:start + DUE_BATCH]
+        due += player_scripts.DUE_SCRIPT(client, [], [now_ts, head, *tails, *batch])
     return due

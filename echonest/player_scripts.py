@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from echonest.atomic import GuardedScript
-from echonest.queue_scripts import PRELUDE
+from echonest.queue_scripts import PRELUDE, ReadScript
 
 SKIP_PLAYING = PRELUDE + """
 local id = redis.call('HGET', NP, 'id')
@@ -99,9 +99,28 @@ event_data = cjson.encode({name = name, volume = volume, user = user})
 local result = {'ok', tostring(volume), tostring(free)}
 """
 
+# Which nests must advance. ARGV[1] now, ARGV[2] key head ("NEST:"), ARGV[3..5] key tails of
+# now-playing, skip flag and queue (everything after the nest id), ARGV[6..] nest ids.
+DUE = """
+local now, head = tonumber(ARGV[1]), ARGV[2]
+local due = {}
+for i = 6, #ARGV do
+  local np = redis.call('HMGET', head .. ARGV[i] .. ARGV[3], 'id', 'endtime', 'paused')
+  if np[1] then
+    if (np[3] ~= '1' and tonumber(np[2]) and tonumber(np[2]) <= now)
+        or redis.call('GET', head .. ARGV[i] .. ARGV[4]) == np[1] then
+      due[#due + 1] = ARGV[i]
+    end
+  elseif redis.call('ZCARD', head .. ARGV[i] .. ARGV[5]) > 0 then
+    due[#due + 1] = ARGV[i]
+  end
+end
+return due
+"""
 
 SKIP_SCRIPT = GuardedScript(SKIP_PLAYING)
 PAUSE_SCRIPT = GuardedScript(PAUSE)
 RESUME_SCRIPT = GuardedScript(RESUME)
 ADVANCE_SCRIPT = GuardedScript(ADVANCE)
 AIRHORN_SCRIPT = GuardedScript(AIRHORN)
+DUE_SCRIPT = ReadScript(DUE)

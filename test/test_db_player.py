@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from db_helpers import Events, conf, register, snapshot, track
 
+import db as db_module
 from db import DB, due_nests
 from echonest.errors import EchoNestError, RateLimited
 
@@ -114,7 +115,7 @@ def test_concurrent_advance_pops_once(r, db):
     assert db.now_playing(now=T0 + 11)["title"] == "Song b" and db.queue_size() == 2
 
 
-def test_due_nests(r):
+def test_due_nests(r, monkeypatch):
     for nest_id in ("IDLE1", "QUEUED", "PLAYS", "OVER", "PAUSED", "SKIPS"):
         register(r, nest_id)
     nests = {nest_id: DB(nest_id=nest_id, redis_client=r)
@@ -128,6 +129,8 @@ def test_due_nests(r):
     ids = ["IDLE1", "QUEUED", "PLAYS", "OVER", "PAUSED", "SKIPS", "NEVERSEEN"]
     assert due_nests(r, ids, T0 + 9) == ["QUEUED", "SKIPS"]
     assert due_nests(r, ids, T0 + 10) == ["QUEUED", "OVER", "SKIPS"]
+    assert due_nests(r, ids, T0 + 1000) == ["QUEUED", "PLAYS", "OVER", "SKIPS"]
+    monkeypatch.setattr(db_module, "DUE_BATCH", 2)  # many nests go in several script calls
     assert due_nests(r, ids, T0 + 1000) == ["QUEUED", "PLAYS", "OVER", "SKIPS"]
     assert due_nests(r, [], T0) == []
 
