@@ -157,6 +157,10 @@ class FakeSpotify:
         with self._lock:
             self._user_tokens.clear()
 
+    def revoke_refresh_tokens(self) -> None:
+        with self._lock:
+            self._refresh_tokens.clear()
+
     def calls(self, path: str | None = None, method: str | None = None) -> list[Call]:
         """Logged requests, optionally only those whose path starts with ``path``."""
         with self._lock:
