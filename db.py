@@ -84,7 +84,7 @@ class DB:
             keys.queue_item, keys.queue_votes, keys.queue_jams, keys.comments,
             keys.bender_filter, keys.free_horn)]
         return script(self.redis, self.nest_id, keys_=script_keys,
-                               args=prefixes + [str(a) for a in args], event=event)
+                      args=prefixes + [str(a) for a in args], event=event)
 
     def _read(self, queue: bool = False, playing: bool = False, item_id: str = "") -> list:
         script_keys = [self._key(k) for k in (
@@ -136,7 +136,7 @@ class DB:
 
     def queued_uris(self) -> set[str]:
         return set(queue_scripts.READ_URIS(self.redis, [self._key(keys.PRIORITY_QUEUE)],
-                             [self._key(keys.queue_item(""))]))
+                                           [self._key(keys.queue_item(""))]))
 
     def version(self) -> int:
         return current_version(self.redis, self.nest_id)
