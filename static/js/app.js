@@ -1,0 +1,223 @@
+// EchoNest page entry: reads the server-rendered boot data, wires the views, keeps them live over the socket.
+
+import { createApi, errorWords } from "./api.js";
+import { createAirhorns } from "./airhorns.js";
+import { $, avatar, icon, mmss, setText, toast } from "./dom.js";
+import { createLiveNests, createNestBar } from "./nestbar.js";
+import { createNowPlaying } from "./nowplaying.js";
+import { NestClock, SyncAudio } from "./player.js";
+import { createQueueView } from "./queue.js";
+import { createSearch } from "./search.js";
+import { connectSocket } from "./socket.js";
+import { currentTheme, nextTheme } from "./themes.js";
+
+function readBoot() {
+  try {
+    return JSON.parse(document.getElementById("echonest-boot").textContent || "{}");
+  } catch {
+    return {};
+  }
+}
+
+const boot = readBoot();
+const nestInfo = boot.nest_info || { id: "main", code: "main", name: "Home Nest", is_main: true };
+window.NEST_ID = boot.nest_id || nestInfo.id || "main";
+window.NEST_INFO = nestInfo;
+const me = boot.user || {};
+const config = boot.config || {};
+const nestCode = window.NEST_ID === "main" ? "main" : nestInfo.code || window.NEST_ID;
+
+const voteStoreKey = `echonest.votes.${window.NEST_ID}`;
+const myVotes = (() => {
+  try {
+    return JSON.parse(localStorage.getItem(voteStoreKey) || "{}") || {};
+  } catch {
+    return {};
+  }
+})();
+
+const ctx = {
+  api: createApi({ csrfToken: boot.csrf_token, nestCode }),
+  me,
+  nestInfo,
+  config,
+  clock: new NestClock(),
+  audio: new SyncAudio(),
+  // The queue body carries vote totals only, so this browser remembers its own votes unless the server says.
+  myVote(item) {
+    if (item && typeof item.my_vote === "number") return Math.sign(item.my_vote);
+    if (item && item.votes && typeof item.votes === "object" && me.id in item.votes) return Math.sign(Number(item.votes[me.id]));
+    return myVotes[item?.id] || 0;
+  },
+  setMyVote(id, v) {
+    myVotes[id] = v;
+    try {
+      localStorage.setItem(voteStoreKey, JSON.stringify(myVotes));
+    } catch {
+      /* not remembered */
+    }
+  },
+  canRemove(item) {
+    if (!item || !me.id) return false;
+    return item.user === me.id || nestInfo.created_by === me.id || Boolean(me.is_admin && nestInfo.is_main);
+  },
+};
+
+const nowView = createNowPlaying($("#now"), ctx);
+const queueView = createQueueView($("#queue"), ctx);
+const search = createSearch($("#search"), ctx);
+const horns = createAirhorns($("#airhorns"), ctx);
+const bar = createNestBar(ctx);
+const live = $("#live-nests") ? createLiveNests($("#live-nests"), ctx) : null;
+
+for (const el of document.querySelectorAll("[data-icon]")) el.prepend(icon(el.dataset.icon));
+const meSlot = $("#me");
+if (meSlot && me.id) meSlot.replaceChildren(avatar(me.id, { name: me.name, url: me.avatar_url, size: "sm" }));
+
+let lastPlayingId = null;
+
+function applyPlaying(playing) {
+  ctx.clock.update(playing || { paused: true, now: new Date().toISOString() });
+  if (!playing || playing.id === undefined) ctx.clock.duration = 0;
+  nowView.render(playing);
+  const id = playing && playing.id !== undefined ? `${playing.id}` : null;
+  if (id !== lastPlayingId) {
+    lastPlayingId = id;
+    if (id) onSongChange(playing);
+  }
+  queueView.updateEtas();
+}
+
+function applyQueue(body) {
+  if (!body) return;
+  const items = queueView.render(body);
+  search.syncQueued(new Set(items.map((i) => i.uri || i.trackid)));
+  const secs = queueView.totalSeconds();
+  setText($("#queue-summary"), items.length ? `${items.length} song${items.length === 1 ? "" : "s"} · ${mmss(secs)}` : "");
+  if (typeof body.version === "number") socket?.setVersion(body.version);
+}
+
+let refetching = null;
+function refetchAll() {
+  if (refetching) return refetching;
+  refetching = Promise.allSettled([ctx.api.queue().then(applyQueue), ctx.api.playing().then(applyPlaying)])
+    .then((results) => {
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed && failed.reason?.code === "not_found") nestGone();
+    })
+    .finally(() => {
+      refetching = null;
+    });
+  return refetching;
+}
+
+function nestGone() {
+  const dlg = $("#gone-dialog");
+  if (dlg && !dlg.open) dlg.showModal();
+}
+
+function onEvent(name, data) {
+  switch (name) {
+    case "queue_update":
+      if (Array.isArray(data.queue)) applyQueue(data);
+      else ctx.api.queue().then(applyQueue).catch(() => {});
+      break;
+    case "now_playing":
+      if (data.id !== undefined || "paused" in data) applyPlaying(data);
+      else ctx.api.playing().then(applyPlaying).catch(() => {});
+      break;
+    case "player_position":
+      ctx.clock.update({ ...data, uri: undefined });
+      nowView.tick();
+      break;
+    case "member_update":
+      bar.setCount(data.count);
+      break;
+    case "airhorn":
+      horns.heard(data);
+      break;
+    case "nest_update":
+      bar.setNest(data);
+      break;
+    case "nest_deleted":
+      nestGone();
+      break;
+    default:
+      break;
+  }
+}
+
+const conn = $("#conn-status");
+function onStatus(status) {
+  if (!conn) return;
+  conn.dataset.state = status;
+  setText($(".conn-text", conn), status === "live" ? "Live" : status === "connecting" ? "Connecting…" : "Reconnecting…");
+}
+
+let socket = null;
+refetchAll();
+socket = connectSocket(window.NEST_ID, { onEvent, onResync: () => refetchAll(), onStatus });
+
+// Progress bar: smooth while visible, cheap when hidden.
+function frame() {
+  nowView.tick();
+  requestAnimationFrame(frame);
+}
+requestAnimationFrame(frame);
+setInterval(() => queueView.updateEtas(), 15000);
+
+// Play along.
+const syncBtn = $("#sync-btn");
+function onSongChange(playing) {
+  if (!ctx.audio.enabled) return;
+  const uri = String(playing.uri || playing.trackid || "");
+  if (uri.startsWith("spotify:")) {
+    setText($("#sync-note"), "Spotify play-along isn't connected on this server yet — following the shared clock.");
+  } else {
+    setText($("#sync-note"), "Catalog songs have no audio here: a soft chime marks each new song; airhorns play out loud.");
+    ctx.audio.chime();
+  }
+}
+syncBtn?.addEventListener("click", async () => {
+  if (ctx.audio.enabled) {
+    ctx.audio.disable();
+    syncBtn.setAttribute("aria-pressed", "false");
+    syncBtn.classList.remove("is-on");
+    setText($("#sync-note"), "");
+    toast("Sync audio off");
+    return;
+  }
+  await ctx.audio.enable();
+  syncBtn.setAttribute("aria-pressed", "true");
+  syncBtn.classList.add("is-on");
+  lastPlayingId = null;
+  const playing = nowView.current();
+  if (playing) onSongChange(playing);
+  else setText($("#sync-note"), "Sync audio is on: airhorns and song changes play on this device.");
+  toast("Sync audio on — airhorns will play here");
+});
+
+// Themes.
+const themeBtn = $("#theme-btn");
+function showTheme() {
+  setText($(".theme-name", themeBtn), currentTheme().name);
+}
+themeBtn?.addEventListener("click", () => {
+  nextTheme();
+  showTheme();
+});
+if (themeBtn) showTheme();
+
+// "/" jumps to search, like every music app.
+document.addEventListener("keydown", (ev) => {
+  if (ev.key === "/" && !/input|textarea|select/i.test(document.activeElement?.tagName || "") && !ev.metaKey && !ev.ctrlKey) {
+    ev.preventDefault();
+    search.focus();
+  }
+});
+
+window.addEventListener("unhandledrejection", (ev) => {
+  if (ev.reason && ev.reason.code) toast(errorWords(ev.reason), "error");
+});
+
+window.echonest = { ctx, refetchAll, live };

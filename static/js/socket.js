@@ -1,0 +1,119 @@
+// The nest's live feed: one WebSocket, reconnect with backoff, and a refetch whenever we may have missed events.
+
+export function socketUrl(nestId) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const path = !nestId || nestId === "main" ? "/socket" : `/socket/${encodeURIComponent(nestId)}`;
+  return `${scheme}://${location.host}${path}`;
+}
+
+// onEvent(name, data, envelope), onResync() when state must be refetched, onStatus("live"|"connecting"|"offline").
+export function connectSocket(nestId, { onEvent, onResync, onStatus }) {
+  let ws = null;
+  let attempt = 0;
+  let lastVersion = null;
+  let pingTimer = null;
+  let retryTimer = null;
+  let stopped = false;
+  let refSeq = 0;
+  const pending = new Map();
+
+  function open() {
+    clearTimeout(retryTimer);
+    onStatus?.("connecting");
+    try {
+      ws = new WebSocket(socketUrl(nestId));
+    } catch {
+      scheduleRetry();
+      return;
+    }
+    ws.addEventListener("open", () => {
+      attempt = 0;
+      onStatus?.("live");
+      // Anything may have happened while we were away: start from a fresh snapshot.
+      lastVersion = null;
+      onResync?.("open");
+      clearInterval(pingTimer);
+      pingTimer = setInterval(() => send("ping").catch(() => {}), 25000);
+    });
+    ws.addEventListener("message", (ev) => {
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      if (!msg || typeof msg !== "object") return;
+      if ((msg.event === "ack" || msg.event === "error") && msg.ref !== undefined) {
+        const p = pending.get(msg.ref);
+        if (p) {
+          pending.delete(msg.ref);
+          if (msg.event === "ack") p.resolve(msg.data);
+          else p.reject(msg.data || {});
+        }
+        return;
+      }
+      if (typeof msg.v === "number") {
+        const gap = lastVersion !== null && msg.v > lastVersion + 1;
+        if (lastVersion === null || msg.v > lastVersion) lastVersion = msg.v;
+        if (gap) {
+          onResync?.("gap");
+          return;
+        }
+      }
+      onEvent?.(msg.event, msg.data || {}, msg);
+    });
+    ws.addEventListener("close", () => {
+      clearInterval(pingTimer);
+      for (const p of pending.values()) p.reject({ error: "network", message: "Connection lost" });
+      pending.clear();
+      if (!stopped) scheduleRetry();
+    });
+    ws.addEventListener("error", () => {
+      try {
+        ws.close();
+      } catch {
+        /* already closing */
+      }
+    });
+  }
+
+  function scheduleRetry() {
+    onStatus?.("offline");
+    const base = Math.min(15000, 500 * 2 ** attempt);
+    attempt += 1;
+    retryTimer = setTimeout(open, base / 2 + Math.random() * base / 2);
+  }
+
+  function send(action, args = {}) {
+    return new Promise((resolve, reject) => {
+      if (!ws || ws.readyState !== WebSocket.OPEN) {
+        reject({ error: "network", message: "Not connected" });
+        return;
+      }
+      const ref = `r${++refSeq}`;
+      pending.set(ref, { resolve, reject });
+      ws.send(JSON.stringify({ action, args, ref }));
+    });
+  }
+
+  // A snapshot fetched over HTTP tells us which version we are at.
+  function setVersion(v) {
+    if (typeof v === "number" && (lastVersion === null || v > lastVersion)) lastVersion = v;
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && ws && ws.readyState > WebSocket.OPEN) open();
+  });
+
+  open();
+  return {
+    send,
+    setVersion,
+    close() {
+      stopped = true;
+      clearInterval(pingTimer);
+      clearTimeout(retryTimer);
+      ws?.close();
+    },
+  };
+}
