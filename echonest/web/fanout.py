@@ -226,7 +226,10 @@ class Fanout:
                 self._stopping.wait(1.0)
                 self._resync()
             except Exception:
+                if self._stopping.is_set():
+                    return  # stop() closed the connection under us
                 log.exception("fan-out reader error; carrying on")
+                self._stopping.wait(0.5)
 
     def _ping(self) -> None:
         with self._lock:

@@ -82,7 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     server = WSGIServer(_listener(args, CONF), app, log=None, error_log=log)
 
     def stop(*_):
-        gevent.spawn(server.stop, timeout=2.0)
+        def stop_in_order():
+            # Close every stream first (WebSockets get 1001 and leave their nest), then stop
+            # accepting and give in-flight requests a moment.
+            from echonest.web import stream
+
+            stream.shutdown(app)
+            server.stop(timeout=3.0)
+
+        gevent.spawn(stop_in_order)
 
     gevent.signal_handler(signal.SIGTERM, stop)
     gevent.signal_handler(signal.SIGINT, stop)
@@ -91,14 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     log.info("web process %s serving on %s:%s", os.getpid(), *server.address[:2])
     server.serve_forever()
-    _stop_fanouts(app)
     return 0
-
-
-def _stop_fanouts(app: Any) -> None:
-    from echonest.web import stream
-
-    stream.shutdown(app)
 
 
 if __name__ == "__main__":

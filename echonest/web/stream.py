@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from echonest import actions, events
-from echonest.errors import EchoNestError, NestGone, NotFound, Unauthorized
+from echonest.errors import EchoNestError, NestGone, Unauthorized
 from echonest.web import context
 from echonest.web.fanout import CLOSE, SSE, SSE_LEGACY, WS, Fanout, Listener, NestReader
 
@@ -88,13 +88,8 @@ def _require_user() -> Any:
 
 
 def _resolve(code: str) -> str:
-    nest_id = context.nest_manager().resolve_code(code)
-    if nest_id is None:
-        from echonest import ratelimit
-
-        # Unknown codes count against the code-guessing limit, like a page lookup would.
-        ratelimit.hit(context.redis(), context.conf(), "unknown_code_ip", context.client_ip())
-        raise NotFound("That nest does not exist (check the code).")
+    """Code/vanity/'main' → nest id; unknown → NotFound (counted against code guessing)."""
+    nest_id, _ = context.resolve_nest(code)
     return nest_id
 
 
@@ -171,8 +166,7 @@ def socket_nest(code: str) -> Response:
 def _websocket(code: str) -> Response:
     user = _require_user()
     nest_id = _resolve(code)
-    ctx = context.action_context(nest_id, user)
-    session = SocketSession(nest_id, user, ctx, fanout(), context.nest_manager(),
+    session = SocketSession(nest_id, user, lambda: context.action_context(nest_id, user), fanout(), context.nest_manager(),
                             float(context.conf().MEMBER_HEARTBEAT_SECONDS or 30))
     ws = accept(request.environ)
     try:
@@ -185,11 +179,14 @@ def _websocket(code: str) -> Response:
 class SocketSession:
     """One open WebSocket: membership, heartbeat, actions in, fan-out frames out."""
 
-    def __init__(self, nest_id: str, user: Any, ctx: Any, fan: Fanout, nest_manager: Any,
-                 heartbeat_seconds: float):
+    def __init__(self, nest_id: str, user: Any, ctx_factory: Any, fan: Fanout,
+                 nest_manager: Any, heartbeat_seconds: float):
         self.nest_id = nest_id
         self.user = user
-        self.ctx = ctx
+        # Built on the first action (inside the request context): a connection that only
+        # listens never needs the catalog.
+        self._ctx_factory = ctx_factory
+        self._ctx = None
         self.fan = fan
         self.nests = nest_manager
         self.heartbeat_seconds = max(heartbeat_seconds, 0.5)
@@ -272,7 +269,9 @@ class SocketSession:
         try:
             message = _parse_frame(raw)
             ref = _check_ref(message.get("ref"))
-            data = actions.dispatch(self.ctx, message.get("action"), message.get("args"))
+            if self._ctx is None:
+                self._ctx = self._ctx_factory()
+            data = actions.dispatch(self._ctx, message.get("action"), message.get("args"))
             reply = {"event": "ack", "nest": self.nest_id, "ref": ref, "data": data}
         except EchoNestError as exc:
             reply = {"event": "error", "nest": self.nest_id, "ref": ref, "data": exc.to_dict()}

@@ -1,0 +1,179 @@
+"""WebSocket /socket and /socket/<code> against a real server process and real clients."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import websocket
+from servers import Guest, SSEClient, WSClient, eventually, offline_track_uris, web_server
+
+from echonest import keys
+
+
+@pytest.fixture(scope="module")
+def server(redis_url):
+    with web_server(redis_url, conf={"MEMBER_HEARTBEAT_SECONDS": 1}) as srv:
+        yield srv
+
+
+def _has_uri(uri):
+    return lambda f: f.get("event") == "queue_update" and any(
+        item.get("uri") == uri for item in f["data"]["queue"])
+
+
+def test_connect_sends_current_state_then_changes_reach_only_that_nest(server, r):
+    alice, bob = Guest(server.url, "Alice"), Guest(server.url, "Bob")
+    code_a, code_b = alice.create_nest("Alpha Nest"), alice.create_nest("Beta Nest")
+    ws_a = WSClient(server.ws_url, f"/socket/{code_a}", alice.cookie)
+    ws_b = WSClient(server.ws_url, f"/socket/{code_b}", bob.cookie)
+    sse_a = SSEClient(bob.http, f"{server.url}/api/nests/{code_a}/events")
+    try:
+        queue, playing = ws_a.initial_state()
+        assert queue["nest"] == code_a and queue["data"]["queue"] == []
+        assert playing["data"]["paused"] is False and "now" in playing["data"]
+        ws_b.initial_state()
+        sse_a.wait_for("now_playing")  # its initial state is through; what follows is live
+
+        uri = offline_track_uris(1)[0]
+        ws_a.send("add_song", {"track_uri": uri}, ref="add-1")
+        ack = ws_a.reply("add-1")
+        assert ack["event"] == "ack" and ack["data"]["uri"] == uri
+
+        update = ws_a.wait_for(_has_uri(uri))
+        assert update["nest"] == code_a and update["v"] > queue["v"]
+        assert update["data"]["version"] >= update["v"]
+        sse_update = sse_a.wait_for("queue_update", lambda e: any(
+            item["uri"] == uri for item in e["data"]["queue"]))
+        assert int(sse_update["id"]) == update["v"]
+        assert sse_update["data"]["queue"] == update["data"]["queue"]
+
+        # The other nest's socket is idle; a round trip on it proves it got nothing for A.
+        ws_b.send("ping", ref="b-ping")
+        assert ws_b.reply("b-ping")["event"] == "ack"
+        assert all(frame.get("nest") == code_b for frame in ws_b.frames)
+        assert not any(_has_uri(uri)(frame) for frame in ws_b.frames)
+    finally:
+        ws_a.close()
+        ws_b.close()
+        sse_a.close()
+
+
+def test_every_frame_is_answered_once_and_bad_frames_keep_the_socket_open(server, r):
+    alice = Guest(server.url, "Alice")
+    ws = WSClient(server.ws_url, "/socket", alice.cookie)
+    try:
+        ws.initial_state()
+        ws.ws.send("{not json")
+        assert ws.reply(None)["data"]["error"] == "invalid_request"
+        ws.ws.send(json.dumps([1, 2, 3]))
+        assert ws.reply(None)["data"]["error"] == "invalid_request"
+        ws.ws.send_binary(b"\x00\x01")
+        assert ws.reply(None)["data"]["error"] == "invalid_request"
+
+        ws.send("no_such_action", ref="u1")
+        ws.send("vote", {"id": 5, "up": "yes"}, ref="v1")
+        ws.send("ping", [1, 2], ref="a1")
+        ws.send("add_song", {"track_uri": "<script>alert(1)</script>"}, ref="x1")
+        ws.send("ping", ref="x" * 5000)
+        ws.send("ping", ref="p1")
+        for ref in ("u1", "v1", "a1", "x1"):
+            error = ws.reply(ref)
+            assert error["event"] == "error", error
+            assert error["data"]["error"] == "invalid_request" and error["data"]["message"]
+        too_long = ws.reply(None)
+        assert too_long["event"] == "error" and "ref" in too_long["data"]["message"]
+        pong = ws.reply("p1")
+        assert pong["event"] == "ack" and pong["data"]["pong"] is True
+
+        replies = [f for f in ws.frames if f.get("event") in ("ack", "error")]
+        refs = [f["ref"] for f in replies if f["ref"] is not None]
+        assert sorted(refs) == sorted({"u1", "v1", "a1", "x1", "p1"})
+        assert len(replies) == 9  # 9 frames sent, 9 answers: nothing dropped, nothing doubled
+    finally:
+        ws.close()
+
+
+def test_anonymous_and_unknown_nests_are_refused_before_the_upgrade(server, r):
+    for path in ("/socket", "/socket/ABCDE"):
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            WSClient(server.ws_url, path)
+        assert refused.value.status_code == 401
+        assert json.loads(refused.value.resp_body)["error"] == "unauthorized"
+
+    alice = Guest(server.url, "Alice")
+    for code in ("ZZZZZ", "no-such-vanity", "%3Cscript%3E"):
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            WSClient(server.ws_url, f"/socket/{code}", alice.cookie)
+        assert refused.value.status_code == 404
+        assert json.loads(refused.value.resp_body)["error"] == "not_found"
+
+
+def _member_count(guest, code):
+    return guest.get(f"/api/nests/{code}").json()["member_count"]
+
+
+def test_member_count_follows_connections_and_counts_each_user_once(server, r):
+    alice, bob, carol = (Guest(server.url, n) for n in ("Alice", "Bob", "Carol"))
+    code = alice.create_nest("Counting Nest")
+    first = WSClient(server.ws_url, f"/socket/{code}", alice.cookie)
+    try:
+        assert first.event("member_update")["data"]["count"] == 1
+
+        second_tab = WSClient(server.ws_url, f"/socket/{code}", alice.cookie)
+        second_tab.initial_state()
+        assert _member_count(alice, code) == 1
+
+        bobs = WSClient(server.ws_url, f"/socket/{code}", bob.cookie)
+        assert first.event("member_update")["data"]["count"] == 2
+        bobs.close()
+        assert first.event("member_update")["data"]["count"] == 1
+
+        second_tab.close()  # Alice still has a tab open: she stays
+        carols = WSClient(server.ws_url, f"/socket/{code}", carol.cookie)
+        assert first.event("member_update")["data"]["count"] == 2
+        assert [f["data"]["count"] for f in first.frames
+                if f["event"] == "member_update"] == [1, 2, 1, 2]
+
+        carols.drop()  # no close frame, just a dead TCP connection
+        assert first.event("member_update")["data"]["count"] == 1
+        assert _member_count(alice, code) == 1
+    finally:
+        first.close()
+    assert eventually(lambda: _member_count(alice, code) == 0)
+
+
+def test_one_redis_subscription_per_process_however_many_listeners(server, r):
+    alice, bob = Guest(server.url, "Alice"), Guest(server.url, "Bob")
+    code = alice.create_nest("Busy Nest")
+    channel = keys.pubsub_channel(code)
+
+    def subscribers():
+        return dict(r.pubsub_numsub(channel))[channel]
+
+    sockets = [WSClient(server.ws_url, f"/socket/{code}", g.cookie) for g in (alice, bob)]
+    sse = SSEClient(alice.http, f"{server.url}/api/nests/{code}/events")
+    try:
+        for ws in sockets:
+            ws.initial_state()
+        sse.wait_for("now_playing")
+        assert subscribers() == 1
+    finally:
+        for ws in sockets:
+            ws.close()
+        sse.close()
+    assert eventually(lambda: subscribers() == 0)
+
+
+def test_deleting_a_nest_tells_its_sockets_and_closes_them(server, r):
+    alice = Guest(server.url, "Alice")
+    code = alice.create_nest("Short-lived Nest")
+    ws = WSClient(server.ws_url, f"/socket/{code}", alice.cookie)
+    try:
+        ws.initial_state()
+        resp = alice.http.delete(f"{server.url}/api/nests/{code}", json={}, timeout=10)
+        assert resp.status_code == 200, resp.text
+        assert ws.event("nest_deleted")["nest"] == code
+        assert ws.close_code() == 4404
+    finally:
+        ws.close()
