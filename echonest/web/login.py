@@ -8,6 +8,7 @@ from typing import Any
 
 from authlib.integrations.base_client.errors import OAuthError
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from joserfc.errors import JoseError
 
 from echonest import ratelimit
 from echonest.errors import EchoNestError, RateLimited
@@ -144,7 +145,7 @@ def google_callback():
     next_url = safe_next(session.get(NEXT_KEY))
     try:
         token = _google().authorize_access_token()
-    except (OAuthError, ValueError, KeyError) as exc:
+    except (OAuthError, JoseError, ValueError, KeyError) as exc:
         log.info("google sign-in failed: %s", exc)
         return _page(next_url, error="Google sign-in did not complete. Please try again.",
                      status=400)

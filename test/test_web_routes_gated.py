@@ -1,0 +1,63 @@
+"""Every route but /health, /login/…, the OAuth callback and static files refuses strangers."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from web_support import make_app
+
+PUBLIC = {"static", "pages.health", "login.login_page", "login.guest_login",
+          "login.google_start", "login.google_callback", "login.dev_login"}
+SAMPLE_ARGS = {"code": "ABCDE", "filename": "js/app.js"}
+
+
+def _url(rule) -> str:
+    return rule.build({name: SAMPLE_ARGS[name] for name in rule.arguments}, append_unknown=False)[1]
+
+
+def test_every_non_public_route_refuses_an_anonymous_request(r):
+    app = make_app(r, ECHONEST_API_TOKEN="")
+    client = app.test_client()
+    from echonest.web.auth import is_public_endpoint
+
+    checked = 0
+    public_seen = set()
+    for rule in app.url_map.iter_rules():
+        with app.app_context():
+            public = is_public_endpoint(rule.endpoint, app)
+        if public:
+            public_seen.add(rule.endpoint)
+            path = _url(rule)
+            assert path == "/health" or path.startswith(("/login/", "/static/")), path
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            path = _url(rule)
+            # WebSocket rules only match an upgrade request; anything else is a routing 400.
+            headers = {"Upgrade": "websocket", "Connection": "Upgrade"} if rule.websocket else {}
+            response = client.open(path, method=method, headers=headers)
+            checked += 1
+            if path.startswith(("/api/", "/socket", "/queue/", "/playing/", "/search/",
+                                "/add_song", "/jam", "/blast_airhorn")):
+                assert response.status_code == 401, (method, path, response.status_code)
+                assert response.get_json()["error"] == "unauthorized", (method, path)
+                assert "Location" not in response.headers
+            else:
+                assert response.status_code == 302, (method, path, response.status_code)
+                target = urlsplit(response.headers["Location"])
+                assert target.path == "/login/", (method, path)
+    assert public_seen == PUBLIC
+    assert checked > 40  # the whole API was walked, not an empty map
+
+
+def test_public_routes_answer_strangers(r):
+    client = make_app(r).test_client()
+    assert client.get("/health").get_json() == {"status": "ok", "redis": True}
+    assert client.get("/login/").status_code == 200
+    assert client.get("/static/js/theme-boot.js").status_code == 200
+
+
+def test_unknown_api_routes_are_json_not_redirects(r):
+    client = make_app(r).test_client()
+    response = client.get("/api/no/such/thing")
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"
