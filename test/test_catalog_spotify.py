@@ -287,3 +287,44 @@ def test_wrong_client_secret_is_a_catalog_error(r, fake_spotify):  # noqa: F811
     with pytest.raises(CatalogError, match="invalid_client"):
         provider.search("queen")
     assert not r.exists(keys.SPOTIFY_RATE_LIMITED)
+
+
+# --- wired through the Catalog registry -------------------------------------------------------
+@pytest.fixture
+def catalog(r, fake_spotify):  # noqa: F811
+    from echonest.catalog import get_catalog, reset_catalogs
+
+    reset_catalogs()
+    yield get_catalog(fake_spotify.conf(), r)
+    reset_catalogs()
+
+
+def test_catalog_uses_spotify_for_search_and_pasted_links(catalog):
+    from echonest.catalog import search_results
+
+    assert catalog.default.name == "spotify"
+    hits = search_results(catalog, "mr brightside")
+    assert hits == [{"uri": "spotify:track:3n3Ppam7vgaVa1iaRUc9Lp", "track_name": "Mr. Brightside",
+                     "artist": "The Killers", "album": "Hot Fuss", "duration": 223,
+                     "images": hits[0]["images"]}]
+    pasted = "https://open.spotify.com/track/69kOkLUCkxIZYexIgSG8rq?si=1"
+    assert catalog.lookup(pasted).uri == GET_LUCKY
+    assert [t.uri for t in catalog.search(pasted)] == [GET_LUCKY]
+    with pytest.raises(InvalidRequest):
+        catalog.lookup("spotify:track:0000000000000000000000")
+
+
+def test_catalog_passes_the_back_off_on_as_a_503(catalog, fake_spotify):  # noqa: F811
+    fake_spotify.rate_limit(5)
+    with pytest.raises(CatalogError) as caught:
+        catalog.search("queen")
+    assert caught.value.to_dict() == {
+        "error": "catalog_unavailable", "message": "Spotify is rate limiting us; try again in 5 s",
+        "retry_after": 5}
+
+
+def test_unreachable_spotify_is_a_catalog_error(r):
+    conf = CONF.copy(SPOTIFY_CLIENT_ID="id", SPOTIFY_CLIENT_SECRET="secret",
+                     SPOTIFY_AUTH_BASE="http://127.0.0.1:9", SPOTIFY_API_BASE="http://127.0.0.1:9/v1/")
+    with pytest.raises(CatalogError, match="unreachable"):
+        SpotifyProvider(conf, r).search("queen")

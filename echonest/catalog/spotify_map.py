@@ -85,7 +85,10 @@ def track_from_json(obj: Any, album: Any = None,
     """A full or simplified track object (``album`` given for the latter) → Track, or None."""
     if not isinstance(obj, dict) or obj.get("type", "track") != "track":
         return None
-    uri = canonical_uri(obj.get("uri"))
+    # Market relinking answers with another copy of the song; keep the uri the user asked for,
+    # or the same song would look "not queued" and could be queued twice.
+    linked = obj.get("linked_from") if isinstance(obj.get("linked_from"), dict) else {}
+    uri = canonical_uri(linked.get("uri")) or canonical_uri(obj.get("uri"))
     title = _text(obj.get("name"))
     if not uri or not title:
         return None
