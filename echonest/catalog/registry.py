@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_URI_LENGTH = 512
-MAX_LIMIT = 50
+MAX_LIMIT = 50            # search results per call
+MAX_BENDER_LIMIT = 200    # Bender lookups may ask for a wide pool to pick from
 DEFAULT_SEARCH_MAX = 200
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]{0,31}):\S+$")
 
@@ -30,9 +31,9 @@ def _query_max(conf: Any) -> int:
     return int(value or DEFAULT_SEARCH_MAX)
 
 
-def _check_limit(limit: Any) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+def _check_limit(limit: Any, maximum: int = MAX_LIMIT) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise InvalidRequest(f"limit must be a whole number from 1 to {maximum}")
     return limit
 
 
@@ -191,7 +192,7 @@ class Catalog:
                      seed_uri: str | None = None) -> list[Track]:
         if not isinstance(genre, str) or not genre.strip():
             return []
-        limit = _check_limit(limit)
+        limit = _check_limit(limit, MAX_BENDER_LIMIT)
         provider = self._seeded(seed_uri)
         query = genre.strip()[:DEFAULT_SEARCH_MAX]
         return self._tracks(provider, "genre_tracks",

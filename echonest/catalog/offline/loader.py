@@ -45,7 +45,7 @@ class OfflineData:
 
 def _duration(text: str, where: str) -> float:
     minutes, _, seconds = text.partition(":")
-    if not (minutes.isdigit() and seconds.isdigit() and len(seconds) == 2):
+    if not (minutes.isdigit() and seconds.isdigit() and len(seconds) == 2 and seconds < "60"):
         raise ValueError(f"{where}: duration must be m:ss, not {text!r}")
     return float(int(minutes) * 60 + int(seconds))
 
@@ -62,6 +62,8 @@ def _parse(path: Path) -> list[tuple[dict, list[tuple[str, float, tuple[str, ...
             continue
         parts = [part.strip() for part in line.lstrip("@").split(" | ")]
         if line.startswith("@"):
+            if albums and not albums[-1][1]:
+                raise ValueError(f"{where}: album {albums[-1][0]['title']!r} has no tracks")
             if len(parts) != 4 or not parts[2].isdigit():
                 raise ValueError(f"{where}: album line needs 'artists | album | year | genres'")
             header = {"artists": _names(parts[0]), "title": parts[1], "year": int(parts[2]),
@@ -72,6 +74,8 @@ def _parse(path: Path) -> list[tuple[dict, list[tuple[str, float, tuple[str, ...
         else:
             featured = _names(parts[2]) if len(parts) == 3 else ()
             albums[-1][1].append((parts[0], _duration(parts[1], where), featured))
+    if albums and not albums[-1][1]:
+        raise ValueError(f"{path.name}: album {albums[-1][0]['title']!r} has no tracks")
     return albums
 
 
