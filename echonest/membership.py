@@ -142,23 +142,39 @@ def prune(client: redis.Redis, nest_id: str) -> list[str]:
     return sorted(_run(PRUNE, client, nest_id, "", 1) or [])
 
 
+# Read-only, server-side: one call per batch of nests instead of one command per nest.
+# ARGV[1] key head ("NEST:"), ARGV[2] members-set tail, ARGV[3] liveness-key tail, ARGV[4…] ids.
+_COUNT_LUA = """
+local head, set_tail, member_tail = ARGV[1], ARGV[2], ARGV[3]
+local out = {}
+for i = 4, #ARGV do
+  local nest_id = ARGV[i]
+  local emails = redis.call('SMEMBERS', head .. nest_id .. set_tail)
+  local n = 0
+  for _, email in ipairs(emails) do
+    n = n + redis.call('EXISTS', head .. nest_id .. member_tail .. email)
+  end
+  if n > 0 then
+    out[#out + 1] = nest_id
+    out[#out + 1] = n
+  end
+end
+return out
+"""
+COUNT_BATCH = 5000  # nests per script call, so no single call holds Redis for long
+
+
 def live_member_counts(client: redis.Redis, nest_ids: Iterable[str]) -> dict[str, int]:
-    """Live members of many nests in at most two pipelined round trips (read-only)."""
-    ids = list(nest_ids)
+    """Live members of many nests, read-only, one server-side script call per 5000 nests."""
+    ids = [nest_id for nest_id in nest_ids if isinstance(nest_id, str)]
     counts = dict.fromkeys(ids, 0)
-    if not ids:
-        return counts
-    pipe = client.pipeline(transaction=False)
-    for nest_id in ids:
-        pipe.smembers(keys.members_key(nest_id))
-    pairs = [(nest_id, email)
-             for nest_id, emails in zip(ids, pipe.execute(), strict=True)
-             for email in emails]
-    if not pairs:
-        return counts
-    pipe = client.pipeline(transaction=False)
-    for nest_id, email in pairs:
-        pipe.exists(keys.member_key(nest_id, email))
-    for (nest_id, _), alive in zip(pairs, pipe.execute(), strict=True):
-        counts[nest_id] += int(bool(alive))
+    # Split sample keys around a sentinel id so the script builds keys exactly as keys.py does.
+    head, set_tail = keys.members_key("\0").split("\0")
+    member_tail = keys.member_key("\0", "").split("\0")[1]
+    script = client.register_script(_COUNT_LUA)
+    for start in range(0, len(ids), COUNT_BATCH):
+        flat = script(keys=[], args=[head, set_tail, member_tail,
+                                     *ids[start:start + COUNT_BATCH]])
+        for nest_id, count in zip(flat[::2], flat[1::2], strict=True):
+            counts[nest_id] = int(count)
     return counts
