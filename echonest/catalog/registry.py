@@ -20,6 +20,9 @@ MAX_LIMIT = 50            # search results per call
 MAX_BENDER_LIMIT = 200    # Bender lookups may ask for a wide pool to pick from
 DEFAULT_SEARCH_MAX = 200
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]{0,31}):\S+$")
+_LINKISH = re.compile(r"^(?:https?://\S+|([a-z][a-z0-9+.-]{0,31}):\S*)$", re.IGNORECASE)
+# Pasted links of these schemes are never meant as words, even when no provider is configured.
+LINK_SCHEMES = ("spotify", "local")
 
 
 def _query_max(conf: Any) -> int:
@@ -140,10 +143,16 @@ class Catalog:
         query = _check_text(q, "search query", _query_max(self._conf))
         limit = _check_limit(limit)
         claimed = self.normalize_uri(query)
+        if not claimed and (scheme := _SCHEME.match(query)) and scheme.group(1) in self._by_scheme:
+            claimed = self._by_scheme[scheme.group(1)], query
         if claimed:
             provider, canonical = claimed
             track = self._guard(provider, "lookup", lambda: provider.lookup(canonical))
             return [track] if isinstance(track, Track) else []
+        link = _LINKISH.match(query)
+        if link and (link.group(1) is None
+                     or link.group(1).lower() in (*LINK_SCHEMES, *self._by_scheme)):
+            raise InvalidRequest("That looks like a link, but not to a track this server can open.")
         provider = self.default
         return self._tracks(provider, "search", lambda: provider.search(query, limit), limit)
 
