@@ -13,6 +13,7 @@ from config import CONF
 TOKEN = "operator-token-0123456789abcdef"
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
+CSRF = "csrf-" + "x" * 40
 
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -63,7 +64,7 @@ def make_app(r, **overrides: Any) -> Flask:
 def sign_in(client: FlaskClient, user_id: str, *, name: str | None = None,
             kind: str = "google") -> str:
     """Put a signed-in user straight into the session; returns the session's CSRF token."""
-    csrf = "csrf-" + "x" * 40
+    csrf = CSRF
     with client.session_transaction() as sess:
         sess["user"] = {"id": user_id, "name": name or user_id.split("@")[0],
                         "email": user_id if kind != "guest" else "", "kind": kind,

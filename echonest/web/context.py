@@ -53,7 +53,7 @@ def nest_manager() -> Any:
     def build():
         from nests import NestManager
 
-        manager = NestManager(redis_client=redis())
+        manager = NestManager(redis_client=redis(), conf=conf())
         manager.ensure_main()
         return manager
 
