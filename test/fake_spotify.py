@@ -73,6 +73,7 @@ class FakeSpotify:
     def __init__(self) -> None:
         self.log: list[Call] = []
         self.retry_after: int | None = None
+        self.fail_paths: tuple[str, ...] = ()  # paths that answer 500, to test degraded paths
         self.token_retry_after: int | None = None
         self.app_expires_in = 3600
         self.user_expires_in = 3600
@@ -95,6 +96,7 @@ class FakeSpotify:
             Rule("/v1/tracks/<tid>", endpoint="track", methods=["GET"]),
             Rule("/v1/episodes", endpoint="episodes", methods=["GET"]),
             Rule("/v1/episodes/<eid>", endpoint="episode", methods=["GET"]),
+            Rule("/v1/artists", endpoint="artists", methods=["GET"]),
             Rule("/v1/artists/<aid>", endpoint="artist", methods=["GET"]),
             Rule("/v1/artists/<aid>/top-tracks", endpoint="top_tracks", methods=["GET"]),
             Rule("/v1/artists/<aid>/albums", endpoint="artist_albums", methods=["GET"]),
@@ -199,6 +201,8 @@ class FakeSpotify:
             return _error(404, "Service not found")
         if endpoint in ("authorize", "token"):
             return getattr(self, f"_{endpoint}")(request, body)
+        if request.path.rstrip("/").startswith(self.fail_paths or ("\0",)):
+            return _error(500, "Server error")
         if self.retry_after is not None:
             return _error(429, "API rate limit exceeded",
                           headers={"Retry-After": str(self.retry_after)})
@@ -360,6 +364,13 @@ class FakeSpotify:
         market = request.args.get("market")
         return _json({"episodes": [data.episode(i, self.api_base)
                                    if i in data.EPISODES and market else None for i in ids]})
+
+    def _artists(self, request: Request) -> Response:
+        ids = [i for i in request.args.get("ids", "").split(",") if i]
+        if not ids or len(ids) > 50:
+            return _error(400, "Too many ids requested" if ids else "invalid id")
+        return _json({"artists": [data.artist(i, self.api_base) if i in data.ARTISTS else None
+                                  for i in ids]})
 
     def _artist(self, request: Request, aid: str) -> Response:
         if aid not in data.ARTISTS:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from fake_spotify import fake_spotify  # noqa: F401  (pytest fixture)
+from test_catalog_contract import ProviderCase, ProviderContract
 
 from config import CONF
 from echonest import keys
@@ -85,6 +86,25 @@ def test_lookup_track_carries_lead_artist_genres(provider, fake_spotify):  # noq
     assert len(fake_spotify.api_calls()) == before + 1
 
 
+def test_search_tags_genres_with_one_batched_artist_call(provider, fake_spotify):  # noqa: F811
+    hits = provider.search("queen", limit=10)
+    assert {t.artist: t.genres for t in hits} == {
+        "Queen": ("classic rock", "glam rock", "rock"), "ABBA": ("europop", "swedish pop")}
+    artist_calls = fake_spotify.calls("/v1/artists")
+    assert len(artist_calls) == 1
+    assert set(artist_calls[0].args["ids"].split(",")) == {
+        "1dfeR4HaWDbWqFHLkxsg1d", "0LcJLqbBmaGUft1e9Mm8HV"}
+    # so a search hit and its lookup are the same Track, genres included
+    assert provider.lookup(hits[0].uri) == hits[0]
+
+
+def test_genres_are_optional_when_the_artist_call_fails(provider, fake_spotify, r):  # noqa: F811
+    fake_spotify.fail_paths = ("/v1/artists",)
+    track = provider.lookup(GET_LUCKY)
+    assert track.title.startswith("Get Lucky") and track.genres == ()
+    assert not r.exists(keys.SPOTIFY_RATE_LIMITED)
+
+
 def test_lookup_episode_uses_show_and_market(provider, fake_spotify):  # noqa: F811
     episode = provider.lookup(EPISODE)
     assert episode.uri == EPISODE
@@ -144,7 +164,8 @@ def test_artist_top_tracks(provider, fake_spotify):  # noqa: F811
     assert [t.title.split(" - ")[0] for t in tracks] == [
         "Bohemian Rhapsody", "Don't Stop Me Now", "Another One Bites The Dust"]
     assert all(t.artists == ("Queen",) and t.year for t in tracks)
-    assert fake_spotify.calls("/v1/artists/")[-1].args["country"] == "US"
+    top = fake_spotify.calls("/v1/artists/1dfeR4HaWDbWqFHLkxsg1d/top-tracks")
+    assert top[-1].args["country"] == "US"
 
 
 def test_artist_albums(provider):
@@ -158,14 +179,16 @@ def test_artist_albums(provider):
     assert len(albums[1].images) == 3
 
 
-def test_album_tracks_in_order_with_album_art_and_year_in_one_call(provider, fake_spotify):  # noqa: F811
+def test_album_tracks_in_order_with_album_art_and_year(provider, fake_spotify):  # noqa: F811
     tracks = provider.album_tracks(DISCOVERY)
     assert [t.title for t in tracks] == ["One More Time", "Harder, Better, Faster, Stronger"]
     assert all(t.album == "Discovery" and t.year == 2001 and t.album_uri == DISCOVERY
                for t in tracks)
     # the fake lists Discovery's art smallest first; we still put the largest first
     assert "b273" in tracks[0].big_img and "4851" in tracks[0].img
-    assert len(fake_spotify.api_calls()) == 1
+    # the album object carries its tracks: no second page fetch for a normal album
+    assert [c.path for c in fake_spotify.calls("/v1/albums")] == [
+        "/v1/albums/2noRn2Aes5aoNVsU6iWThc"]
 
 
 def test_search_artist_genre_and_year(provider, fake_spotify):  # noqa: F811
@@ -328,3 +351,13 @@ def test_unreachable_spotify_is_a_catalog_error(r):
                      SPOTIFY_AUTH_BASE="http://127.0.0.1:9", SPOTIFY_API_BASE="http://127.0.0.1:9/v1/")
     with pytest.raises(CatalogError, match="unreachable"):
         SpotifyProvider(conf, r).search("queen")
+
+
+# --- the shared provider contract (test/test_catalog_contract.py) ---------------------------------
+class TestSpotifyProviderContract(ProviderContract):
+    @pytest.fixture
+    def case(self, r, fake_spotify):  # noqa: F811
+        return ProviderCase(provider=SpotifyProvider(fake_spotify.conf(), r), query="queen",
+                            unknown_uri="spotify:track:0000000000000000000000",
+                            artist_uri=QUEEN, artist_name="Queen", genre="rock",
+                            years=(1975, 1979))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import spotipy
@@ -31,6 +32,11 @@ def _top_tracks(sp: spotipy.Spotify, artist_id: str, market: str) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return sp.artist_top_tracks(artist_id, country=market)
+
+
+def _genre_names(value: Any) -> tuple[str, ...]:
+    return tuple(g for g in value if isinstance(g, str) and g)[:10] if isinstance(value, list) \
+        else ()
 
 
 def _quoted(text: str) -> str:
@@ -89,8 +95,9 @@ class SpotifyProvider(Provider):
                                                             market=self.market))
         return result if isinstance(result, dict) else {}
 
-    def _tracks(self, page: Any) -> list[Track]:
-        return [t for t in map(sm.track_from_json, sm.paged_items(page)) if t]
+    def _tracks(self, page: Any, limit: int = MAX_LIMIT) -> list[Track]:
+        found = [t for t in map(sm.track_from_json, sm.paged_items(page)) if t]
+        return self._with_genres(found[:limit])
 
     # --- MUST ------------------------------------------------------------------------------
     def search(self, query: str, limit: int = 10) -> list[Track]:
@@ -103,7 +110,7 @@ class SpotifyProvider(Provider):
         if len(query) > MAX_QUERY:
             raise InvalidRequest(f"search query is too long (at most {MAX_QUERY} characters)")
         result = self._search(query, "track,episode", limit)
-        tracks = self._tracks(result.get("tracks"))[:limit]
+        tracks = self._tracks(result.get("tracks"), limit)
         episodes = sm.paged_items(result.get("episodes"))[:limit - len(tracks)]
         return tracks + self._with_shows(episodes)
 
@@ -121,10 +128,7 @@ class SpotifyProvider(Provider):
         if not found:
             return None
         track = sm.track_from_json(found)
-        if track is None:
-            return None
-        genres = self._artist_genres(track.artist_uris[:1])
-        return sm.track_from_json(found, genres=genres) if genres else track
+        return self._with_genres([track])[0] if track else None
 
     # --- MAY -------------------------------------------------------------------------------
     def normalize_uri(self, text: str) -> str | None:
@@ -138,7 +142,7 @@ class SpotifyProvider(Provider):
                                                                          self.market),
                             _not_found)
         items = result.get("tracks") if isinstance(result, dict) else None
-        return [t for t in map(sm.track_from_json, items or []) if t]
+        return self._with_genres([t for t in map(sm.track_from_json, items or []) if t])
 
     def artist_albums(self, artist_uri: str) -> list[Album]:
         artist_id = self._id(artist_uri, "artist")
@@ -160,7 +164,8 @@ class SpotifyProvider(Provider):
         if not isinstance(album, dict):
             return []
         items = sm.paged_items(album.get("tracks"))
-        return [t for t in (sm.track_from_json(item, album=album) for item in items) if t]
+        return self._with_genres(
+            [t for t in (sm.track_from_json(item, album=album) for item in items) if t])
 
     def search_artist(self, name: str) -> list[Track]:
         if not isinstance(name, str) or not name.strip():
@@ -204,19 +209,30 @@ class SpotifyProvider(Provider):
         found = (sm.episode_from_json(e, show=shows.get(e.get("id"))) for e in episodes)
         return [t for t in found if t]
 
-    def _artist_genres(self, artist_uris: tuple[str, ...]) -> tuple[str, ...]:
-        """Genres of the lead artist: one cheap call per new artist, remembered in-process."""
-        artist_id = self._id(artist_uris[0], "artist") if artist_uris else None
-        if not artist_id:
-            return ()
-        if artist_id not in self._genres:
+    def _with_genres(self, tracks: list[Track]) -> list[Track]:
+        """Tag tracks with their lead artist's genres (Spotify puts genres on artists only).
+
+        One batched artist lookup for the artists this process has not seen yet, so search,
+        lookup and Bender all tag a track the same way. If it fails the tracks go untagged.
+        """
+        leads = [self._id(t.artist_uris[0], "artist") if t.artist_uris else None for t in tracks]
+        missing = list(dict.fromkeys(a for a in leads if a and a not in self._genres))[:MAX_LIMIT]
+        if missing:
             try:
-                artist = self._call("artist", lambda sp: sp.artist(artist_id), _not_found)
+                found = self._call("artists", lambda sp: sp.artists(missing), _not_found)
             except CatalogError:
-                return ()  # genres are a nicety; the track itself was found
-            genres = artist.get("genres") if isinstance(artist, dict) else None
+                found = None
             if len(self._genres) >= GENRE_CACHE_SIZE:
                 self._genres.clear()
-            self._genres[artist_id] = tuple(
-                g for g in (genres or []) if isinstance(g, str) and g)[:10]
-        return self._genres[artist_id]
+            artists = found.get("artists") if isinstance(found, dict) else None
+            if isinstance(artists, list):
+                for artist_id in missing:  # unknown ids come back null: remember "no genres"
+                    self._genres[artist_id] = ()
+                for artist in artists:
+                    if isinstance(artist, dict) and artist.get("id") in missing:
+                        self._genres[artist["id"]] = _genre_names(artist.get("genres"))
+        tagged = []
+        for track, lead in zip(tracks, leads, strict=True):
+            genres = self._genres.get(lead) if lead else None
+            tagged.append(replace(track, genres=genres) if genres is not None else track)
+        return tagged
