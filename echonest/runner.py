@@ -37,18 +37,20 @@ class Runner:
 
     # --- start ---------------------------------------------------------------------------
     def start(self) -> None:
+        data_dir = data_path(self.conf)
         if not self.redis_url:
             from echonest.engine import EmbeddedEngine
 
-            data_dir = Path(self.conf.DATA_DIR or "data")
             self.engine = EmbeddedEngine(data_dir, persist=True).start()
             self.redis_url = self.engine.url
-            print(f"embedded Valkey on {self.redis_url} (data in {data_dir.resolve()})",
-                  flush=True)
+            print(f"embedded Valkey on {self.redis_url} (data in {data_dir})", flush=True)
         self._ensure_main()
+        # Made once here: web processes starting together would race to create it.
+        from app import secret_key
+
+        secret_key(self.conf.copy(DATA_DIR=str(data_dir)))
         self.listener = bind(self.conf.HOST, int(self.conf.PORT))
-        env = {**os.environ, "REDIS_URL": self.redis_url,
-               "DATA_DIR": str(Path(self.conf.DATA_DIR or "data").resolve())}
+        env = {**os.environ, "REDIS_URL": self.redis_url, "DATA_DIR": str(data_dir)}
         fd = self.listener.fileno()
         for n in range(max(1, int(self.conf.WEB_PROCESSES or 1))):
             self._spawn(f"web-{n + 1}", [sys.executable, "-m", "echonest.web.server",
@@ -115,6 +117,14 @@ class Runner:
         if self.engine is not None:
             self.engine.stop()  # after the children: they may still be writing on the way out
             self.engine = None
+
+
+def data_path(conf: Any) -> Path:
+    """DATA_DIR, relative paths read from the project root (as app.secret_key reads them)."""
+    from config import ROOT
+
+    path = Path(str(conf.DATA_DIR or "data"))
+    return path if path.is_absolute() else ROOT / path
 
 
 def bind(host: str, port: int) -> socket.socket:
