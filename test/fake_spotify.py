@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
-import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import fake_spotify_data as data
 import pytest
+from fake_spotify_catalog import CatalogEndpoints, error_response, json_response
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import make_server
@@ -51,23 +49,9 @@ def _device(device_id: str, name: str, kind: str) -> dict[str, Any]:
             "supports_volume": True}
 
 
-def _error(status: int, message: str, reason: str | None = None,
-           headers: dict[str, str] | None = None) -> Response:
-    body: dict[str, Any] = {"error": {"status": status, "message": message}}
-    if reason:
-        body["error"]["reason"] = reason
-    return Response(json.dumps(body), status=status, headers=headers,
-                    content_type="application/json")
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, content_type="application/json")
-
-
-_FILTER = re.compile(r'(\w+):(?:"([^"]*)"|(\S+))')
-
-
-class FakeSpotify:
+class FakeSpotify(CatalogEndpoints):
     """One fake server: accounts endpoints at ``auth_base``, the Web API at ``api_base``."""
 
     def __init__(self) -> None:
@@ -182,7 +166,7 @@ class FakeSpotify:
         try:
             response = self._dispatch(request)
         except HTTPException as exc:
-            response = _error(exc.code or 500, exc.description or "error")
+            response = error_response(exc.code or 500, exc.description or "error")
         return response(environ, start_response)
 
     def _dispatch(self, request: Request) -> Response:
@@ -198,20 +182,20 @@ class FakeSpotify:
             # spotipy asks for "tracks/?ids=…"; Spotify ignores the trailing slash, so do we.
             endpoint, values = adapter.match(path_info=request.path.rstrip("/") or "/")
         except NotFound:
-            return _error(404, "Service not found")
+            return error_response(404, "Service not found")
         if endpoint in ("authorize", "token"):
             return getattr(self, f"_{endpoint}")(request, body)
         if request.path.rstrip("/").startswith(self.fail_paths or ("\0",)):
-            return _error(500, "Server error")
+            return error_response(500, "Server error")
         if self.retry_after is not None:
-            return _error(429, "API rate limit exceeded",
+            return error_response(429, "API rate limit exceeded",
                           headers={"Retry-After": str(self.retry_after)})
         user_only = endpoint in ("me", "devices", "transfer", "play")
         who = self._bearer(request)
         if who is None:
-            return _error(401, "Invalid access token")
+            return error_response(401, "Invalid access token")
         if user_only and who == "":
-            return _error(401, "Valid user authentication required")
+            return error_response(401, "Valid user authentication required")
         if user_only:
             return getattr(self, f"_{endpoint}")(request, body, self.users[who])
         return getattr(self, f"_{endpoint}")(request, **values)
@@ -245,174 +229,49 @@ class FakeSpotify:
 
     def _token(self, request: Request, form: dict[str, str]) -> Response:
         if self.token_retry_after is not None:
-            return _error(429, "rate limited",
+            return error_response(429, "rate limited",
                           headers={"Retry-After": str(self.token_retry_after)})
         expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
         if request.headers.get("Authorization") != f"Basic {expected}":
-            return _json({"error": "invalid_client", "error_description": "Invalid client"}, 400)
+            return json_response({"error": "invalid_client", "error_description": "Invalid client"}, 400)
         grant = form.get("grant_type")
         with self._lock:
             if grant == "client_credentials":
                 token = self._new("app")
                 self._app_tokens.add(token)
-                return _json({"access_token": token, "token_type": "Bearer",
+                return json_response({"access_token": token, "token_type": "Bearer",
                               "expires_in": self.app_expires_in})
             if grant == "authorization_code":
                 user, redirect = self._codes.pop(form.get("code", ""), (None, None))
                 if user is None or redirect != form.get("redirect_uri"):
-                    return _json({"error": "invalid_grant",
+                    return json_response({"error": "invalid_grant",
                                   "error_description": "Invalid authorization code"}, 400)
                 refresh = self._new("refresh")
                 self._refresh_tokens[refresh] = user
             elif grant == "refresh_token":
                 user = self._refresh_tokens.get(form.get("refresh_token", ""))
                 if user is None:
-                    return _json({"error": "invalid_grant",
+                    return json_response({"error": "invalid_grant",
                                   "error_description": "Invalid refresh token"}, 400)
                 refresh = None  # Spotify often omits a new refresh token on refresh
             else:
-                return _json({"error": "unsupported_grant_type"}, 400)
+                return json_response({"error": "unsupported_grant_type"}, 400)
             token = self._new("user")
             self._user_tokens[token] = user
         body = {"access_token": token, "token_type": "Bearer", "scope": USER_SCOPES,
                 "expires_in": self.user_expires_in}
         if refresh:
             body["refresh_token"] = refresh
-        return _json(body)
-
-    # --- catalog -----------------------------------------------------------------------------
-    def _search(self, request: Request) -> Response:
-        args = request.args
-        kinds = [k for k in args.get("type", "").split(",") if k]
-        if not args.get("q") or not kinds or set(kinds) - {"track", "episode"}:
-            return _error(400, "Bad search type field" if args.get("q") else "No search query")
-        limit, offset = int(args.get("limit", 20)), int(args.get("offset", 0))
-        if not 0 <= limit <= 50:
-            return _error(400, "Invalid limit")
-        words, filters = self._parse_query(args["q"])
-        body = {}
-        base = self.api_base
-        if "track" in kinds:
-            hits = [t for t in data.TRACKS if self._track_matches(t, words, filters)]
-            hits.sort(key=lambda t: -data.TRACKS[t][5])
-            body["tracks"] = data.page([data.track(t, base) for t in hits[offset:offset + limit]],
-                                       f"{base}search", limit, offset, len(hits))
-        if "episode" in kinds:
-            hits = [e for e in data.EPISODES if not filters and self._episode_matches(e, words)]
-            body["episodes"] = data.page(
-                [data.episode(e, base, with_show=False) for e in hits[offset:offset + limit]],
-                f"{base}search", limit, offset, len(hits))
-        return _json(body)
-
-    @staticmethod
-    def _parse_query(q: str) -> tuple[list[str], dict[str, str]]:
-        filters = {m.group(1).lower(): (m.group(2) or m.group(3)).lower()
-                   for m in _FILTER.finditer(q)}
-        return _FILTER.sub(" ", q).lower().split(), filters
-
-    @staticmethod
-    def _track_matches(track_id: str, words: list[str], filters: dict[str, str]) -> bool:
-        name, artist_ids, album_id, *_ = data.TRACKS[track_id]
-        artists = [data.ARTISTS[a][0].lower() for a in artist_ids]
-        album_name, _, release_date, _ = data.ALBUMS[album_id]
-        text = " ".join([name.lower(), album_name.lower(), *artists])
-        if any(w not in text for w in words):
-            return False
-        if "artist" in filters and not any(filters["artist"] in a for a in artists):
-            return False
-        if "track" in filters and filters["track"] not in name.lower():
-            return False
-        if "genre" in filters:
-            genres = {g for a in artist_ids for g in data.ARTISTS[a][1]}
-            if filters["genre"] not in genres:
-                return False
-        if "year" in filters:
-            low, _, high = filters["year"].partition("-")
-            if not low.isdigit() or not int(low) <= int(release_date[:4]) <= int(high or low):
-                return False
-        return True
-
-    @staticmethod
-    def _episode_matches(episode_id: str, words: list[str]) -> bool:
-        name, show_id, _, _, description = data.EPISODES[episode_id]
-        text = " ".join([name, data.SHOWS[show_id][0], description]).lower()
-        return bool(words) and all(w in text for w in words)
-
-    def _track(self, request: Request, tid: str) -> Response:
-        if tid not in data.TRACKS:
-            return _error(400 if len(tid) != 22 else 404,
-                          "invalid id" if len(tid) != 22 else "Non existing id")
-        return _json(data.track(tid, self.api_base))
-
-    def _tracks(self, request: Request) -> Response:
-        ids = [i for i in request.args.get("ids", "").split(",") if i]
-        if not ids or len(ids) > 50:
-            return _error(400, "Too many ids requested" if ids else "invalid id")
-        return _json({"tracks": [data.track(i, self.api_base) if i in data.TRACKS else None
-                                 for i in ids]})
-
-    def _episode(self, request: Request, eid: str) -> Response:
-        # Like Spotify: with an app token, episodes outside the given market do not exist.
-        if eid not in data.EPISODES or not request.args.get("market"):
-            return _error(404, "Non existing id")
-        return _json(data.episode(eid, self.api_base))
-
-    def _episodes(self, request: Request) -> Response:
-        ids = [i for i in request.args.get("ids", "").split(",") if i]
-        if not ids or len(ids) > 50:
-            return _error(400, "Too many ids requested" if ids else "invalid id")
-        market = request.args.get("market")
-        return _json({"episodes": [data.episode(i, self.api_base)
-                                   if i in data.EPISODES and market else None for i in ids]})
-
-    def _artists(self, request: Request) -> Response:
-        ids = [i for i in request.args.get("ids", "").split(",") if i]
-        if not ids or len(ids) > 50:
-            return _error(400, "Too many ids requested" if ids else "invalid id")
-        return _json({"artists": [data.artist(i, self.api_base) if i in data.ARTISTS else None
-                                  for i in ids]})
-
-    def _artist(self, request: Request, aid: str) -> Response:
-        if aid not in data.ARTISTS:
-            return _error(404, "Non existing id")
-        return _json(data.artist(aid, self.api_base))
-
-    def _top_tracks(self, request: Request, aid: str) -> Response:
-        if not (request.args.get("country") or request.args.get("market")):
-            return _error(400, "Missing market parameter")
-        if aid not in data.ARTISTS:
-            return _error(404, "Non existing id")
-        ids = sorted((t for t, row in data.TRACKS.items() if aid in row[1]),
-                     key=lambda t: -data.TRACKS[t][5])[:10]
-        return _json({"tracks": [data.track(t, self.api_base) for t in ids]})
-
-    def _artist_albums(self, request: Request, aid: str) -> Response:
-        if aid not in data.ARTISTS:
-            return _error(404, "Non existing id")
-        groups = set(request.args.get("include_groups", "album,single,compilation").split(","))
-        ids = [a for a, row in data.ALBUMS.items() if aid in row[1] and row[3] in groups]
-        limit, offset = int(request.args.get("limit", 20)), int(request.args.get("offset", 0))
-        return _json(data.page([data.simple_album(a, self.api_base) for a in ids[offset:offset + limit]],
-                               f"{self.api_base}artists/{aid}/albums", limit, offset, len(ids)))
-
-    def _album(self, request: Request, alid: str) -> Response:
-        if alid not in data.ALBUMS:
-            return _error(404, "Non existing id")
-        return _json(data.album(alid, self.api_base))
-
-    def _album_tracks(self, request: Request, alid: str) -> Response:
-        if alid not in data.ALBUMS:
-            return _error(404, "Non existing id")
-        return _json(data.album(alid, self.api_base)["tracks"])
+        return json_response(body)
 
     # --- the user's player (Connect) -----------------------------------------------------------
     def _me(self, request: Request, body: Any, user: FakeUser) -> Response:
-        return _json({"id": user.user_id, "display_name": user.user_id.title(), "type": "user",
+        return json_response({"id": user.user_id, "display_name": user.user_id.title(), "type": "user",
                       "uri": f"spotify:user:{user.user_id}",
                       "product": "premium" if user.premium else "free"})
 
     def _devices(self, request: Request, body: Any, user: FakeUser) -> Response:
-        return _json({"devices": user.devices})
+        return json_response({"devices": user.devices})
 
     def _find_device(self, user: FakeUser, device_id: str | None) -> dict[str, Any] | None:
         for device in user.devices:
@@ -422,13 +281,13 @@ class FakeSpotify:
 
     def _transfer(self, request: Request, body: Any, user: FakeUser) -> Response:
         if not user.premium:
-            return _error(403, "Player command failed: Premium required", "PREMIUM_REQUIRED")
+            return error_response(403, "Player command failed: Premium required", "PREMIUM_REQUIRED")
         ids = (body or {}).get("device_ids")
         if not isinstance(ids, list) or len(ids) != 1:
-            return _error(400, "Only one device_id supported")
+            return error_response(400, "Only one device_id supported")
         device = self._find_device(user, ids[0])
         if device is None:
-            return _error(404, "Device not found")
+            return error_response(404, "Device not found")
         for other in user.devices:
             other["is_active"] = other is device
         user.player.update(device_id=device["id"], is_playing=bool(body.get("play")))
@@ -436,10 +295,10 @@ class FakeSpotify:
 
     def _play(self, request: Request, body: Any, user: FakeUser) -> Response:
         if not user.premium:
-            return _error(403, "Player command failed: Premium required", "PREMIUM_REQUIRED")
+            return error_response(403, "Player command failed: Premium required", "PREMIUM_REQUIRED")
         device = self._find_device(user, request.args.get("device_id"))
         if device is None:
-            return _error(404, "Player command failed: No active device found", "NO_ACTIVE_DEVICE")
+            return error_response(404, "Player command failed: No active device found", "NO_ACTIVE_DEVICE")
         for other in user.devices:
             other["is_active"] = other is device
         body = body or {}
