@@ -28,36 +28,11 @@ def make_conf(**overrides: Any) -> Any:
     return CONF.copy(**values)
 
 
-def _stand_in_catalog() -> Any:
-    """TEMPORARY until echonest.catalog.offline lands: a tiny local: provider."""
-    from echonest.catalog import Catalog, Provider, Track
-
-    tracks = [Track(uri=f"local:track:t{i:03d}", title=f"Song {i} love night",
-                    artists=(f"Artist {i % 7}",), album=f"Album {i % 5}", duration=180.0 + i,
-                    images=("big.png", "small.png"), src="offline") for i in range(60)]
-    by_uri = {t.uri: t for t in tracks}
-
-    class StandIn(Provider):
-        name, uri_schemes = "offline", ("local",)
-
-        def search(self, query: str, limit: int = 10) -> list:
-            return [t for t in tracks if query.lower() in t.title.lower()][:limit]
-
-        def lookup(self, uri: str):
-            return by_uri.get(uri)
-
-    return Catalog([StandIn()])
-
-
 def make_app(r, **overrides: Any) -> Flask:
     from app import create_app
 
     app = create_app(make_conf(**overrides), redis_client=r)
     app.testing = True
-    try:
-        from echonest.catalog.offline import OfflineProvider  # noqa: F401
-    except ImportError:
-        app.extensions["echonest"]["catalog"] = _stand_in_catalog()
     return app
 
 
