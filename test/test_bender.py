@@ -12,58 +12,29 @@ from config import CONF
 from db import DB
 from echonest import bender, history, keys
 from echonest.bender_strategies import STRATEGIES, strategy_order, strategy_weights
-from echonest.catalog.base import Album, Provider
+from echonest.catalog.offline.provider import OfflineProvider
 from echonest.catalog.registry import Catalog
-from echonest.catalog.track import Track
 from echonest.errors import EchoNestError, InvalidRequest
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
 TEMP = "ABCDE"
 
 
-class TinyProvider(Provider):
-    """6 artists x 2 albums x 5 songs; each artist plays two of four genres."""
-
-    name, uri_schemes = "tiny", ("local",)
-    GENRES = ("funk", "rock", "jazz", "pop")
-
-    def __init__(self):
-        self.tracks = []
-        for a in range(6):
-            for b in range(2):
-                for n in range(5):
-                    self.tracks.append(Track(
-                        uri=f"local:track:{a}{b}{n}", title=f"Song {a}{b}{n}",
-                        artists=(f"Artist {a}",), album=f"Album {a}{b}", duration=200.0,
-                        genres=(self.GENRES[a % 4], self.GENRES[(a + 1) % 4]), src="tiny",
-                        artist_uris=(f"local:artist:{a}",), album_uri=f"local:album:{a}{b}"))
-
-    def search(self, query, limit=10):
-        return [t for t in self.tracks if query.lower() in t.title.lower()][:limit]
-
-    def lookup(self, uri):
-        return next((t for t in self.tracks if t.uri == uri), None)
-
-    def artist_top_tracks(self, artist_uri):
-        return [t for t in self.tracks if artist_uri in t.artist_uris][:10]
-
-    def artist_albums(self, artist_uri):
-        uris = sorted({t.album_uri for t in self.tracks if artist_uri in t.artist_uris})
-        return [Album(uri=u, title=u) for u in uris]
-
-    def album_tracks(self, album_uri):
-        return [t for t in self.tracks if t.album_uri == album_uri]
-
-    def search_artist(self, name):
-        return [t for t in self.tracks if name.lower() in t.artist.lower()]
-
-    def genre_tracks(self, genre, limit=50):
-        return [t for t in self.tracks if genre in t.genres][:limit]
+QUEEN_OPERA = "local:track:queen-bohemian-rhapsody"       # rock; A Night at the Opera (5 songs)
+ZEPPELIN = "local:track:led-zeppelin-whole-lotta-love"
+STONES = "local:track:the-rolling-stones-gimme-shelter"
+RAMONES = "local:track:ramones-blitzkrieg-bop"
+DYLAN = "local:track:bob-dylan-blowin-in-the-wind"
+BEATLES = "local:track:the-beatles-taxman"
+MADONNA = "local:track:madonna-material-girl"
+ADELE = "local:track:adele-rolling-in-the-deep"
+CRAZY = "local:track:beyonce-crazy-in-love"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def provider():
-    return TinyProvider()
+    """The real bundled offline catalog (parsed once for this module)."""
+    return OfflineProvider()
 
 
 @pytest.fixture
@@ -97,10 +68,16 @@ def only(conf, strategy):
 
 
 def track(provider, uri):
-    return provider.lookup(uri)
+    found = provider.lookup(uri)
+    assert found is not None, f"{uri} is not in the offline catalog"
+    return found
 
 
-def seed_with(db, provider, uri="local:track:000", user="ann@x.io"):
+def album_of(provider, uri):
+    return [t.uri for t in provider.album_tracks(track(provider, uri).album_uri)]
+
+
+def seed_with(db, provider, uri=QUEEN_OPERA, user="ann@x.io"):
     """A person queues a song: Bender's seed."""
     seed = track(provider, uri)
     db.add_song(seed, user, now=NOW)
@@ -111,7 +88,7 @@ def seed_with(db, provider, uri="local:track:000", user="ann@x.io"):
 @pytest.mark.parametrize("rng_seed", range(5))
 def test_genre_strategy_picks_the_seeds_genre(db, catalog, provider, conf, rng_seed):
     only(conf, "genre")
-    seed = seed_with(db, provider, "local:track:210")
+    seed = seed_with(db, provider, CRAZY)
     pick = bender.next_pick(db, catalog, {}, NOW, random.Random(rng_seed))
     assert pick is not None and pick.uri != seed.uri
     assert set(pick.genres) & set(seed.genres)
@@ -120,24 +97,24 @@ def test_genre_strategy_picks_the_seeds_genre(db, catalog, provider, conf, rng_s
 @pytest.mark.parametrize("rng_seed", range(5))
 def test_artist_search_picks_the_seeds_artist(db, catalog, provider, conf, rng_seed):
     only(conf, "artist_search")
-    seed = seed_with(db, provider, "local:track:312")
+    seed = seed_with(db, provider, QUEEN_OPERA)
     pick = bender.next_pick(db, catalog, {}, NOW, random.Random(rng_seed))
-    assert pick.artists == seed.artists and pick.uri != seed.uri
+    assert "Queen" in pick.artists and pick.uri != seed.uri
 
 
 @pytest.mark.parametrize("rng_seed", range(5))
 def test_artist_albums_picks_another_album_of_the_artist(db, catalog, provider, conf,
                                                          rng_seed):
     only(conf, "artist_albums")
-    seed = seed_with(db, provider, "local:track:400")
+    seed = seed_with(db, provider, QUEEN_OPERA)
     pick = bender.next_pick(db, catalog, {}, NOW, random.Random(rng_seed))
-    assert pick.artists == seed.artists and pick.album_uri != seed.album_uri
+    assert "Queen" in pick.artists and pick.album_uri != seed.album_uri
 
 
 @pytest.mark.parametrize("rng_seed", range(5))
 def test_album_strategy_picks_the_seeds_album(db, catalog, provider, conf, rng_seed):
     only(conf, "album")
-    seed = seed_with(db, provider, "local:track:512")
+    seed = seed_with(db, provider, DYLAN)
     pick = bender.next_pick(db, catalog, {}, NOW, random.Random(rng_seed))
     assert pick.album_uri == seed.album_uri and pick.uri != seed.uri
 
@@ -148,11 +125,11 @@ def test_throwback_picks_a_song_played_on_this_weekday(r, db, catalog, provider,
     only(conf, "throwback")
     seed_with(db, provider)
     week = timedelta(weeks=1)
-    same_day = {"local:track:101", "local:track:202"}
+    same_day = {BEATLES, MADONNA}
     for i, uri in enumerate(sorted(same_day)):
         history.record_play(r, "main", {"uri": uri, "user": "bo"}, NOW - (i + 1) * week)
-    for days in (1, 2, 3):
-        history.record_play(r, "main", {"uri": f"local:track:30{days}", "user": "bo"},
+    for days, uri in enumerate((ADELE, DYLAN, RAMONES), start=1):
+        history.record_play(r, "main", {"uri": uri, "user": "bo"},
                             NOW - week - timedelta(days=days))
     pick = bender.next_pick(db, catalog, {}, NOW, random.Random(rng_seed))
     assert pick.uri in same_day
@@ -161,7 +138,7 @@ def test_throwback_picks_a_song_played_on_this_weekday(r, db, catalog, provider,
 def test_a_strategy_that_finds_nothing_falls_through_to_the_others(db, catalog, provider,
                                                                    conf):
     conf(BENDER_STRATEGY_WEIGHTS={"throwback": 1000, "album": 1})  # no history at all
-    seed = seed_with(db, provider, "local:track:100")
+    seed = seed_with(db, provider, ZEPPELIN)
     for rng_seed in range(10):
         name, pick = bender.pick_with_strategy(db, catalog, {}, NOW, random.Random(rng_seed))
         assert name == "album" and pick.album_uri == seed.album_uri
@@ -184,10 +161,9 @@ def test_picks_follow_the_weights_when_every_strategy_can_answer(r, db, catalog,
                                                                  conf):
     conf(BENDER_STRATEGY_WEIGHTS={"genre": 35, "throwback": 30, "artist_search": 25,
                                   "artist_albums": 5, "album": 5})
-    seed_with(db, provider, "local:track:000")
-    for i in range(6):
-        history.record_play(r, "main", {"uri": f"local:track:5{i % 2}{i}", "user": "bo"},
-                            NOW - timedelta(weeks=i + 1))
+    seed_with(db, provider, QUEEN_OPERA)
+    for i, uri in enumerate((BEATLES, MADONNA, ADELE, DYLAN, RAMONES, STONES)):
+        history.record_play(r, "main", {"uri": uri, "user": "bo"}, NOW - timedelta(weeks=i + 1))
     rng = random.Random(99)
     draws = 400
     names = Counter(bender.pick_with_strategy(db, catalog, {}, NOW, rng)[0]
@@ -206,30 +182,30 @@ def test_bad_weights_are_ignored(conf):
 # --- seed order ----------------------------------------------------------------------------------
 def test_seed_order_human_then_bender_then_playing_then_nest_seed(db, catalog, provider, conf):
     only(conf, "artist_search")
-    meta = {"seed_uri": "local:track:500", "genre_hint": "jazz"}
+    meta = {"seed_uri": QUEEN_OPERA, "genre_hint": "jazz"}
 
-    def picked_artist():
+    def picked_artists():
         return bender.next_pick(db, catalog, meta, NOW, random.Random(3)).artists
 
-    assert picked_artist() == ("Artist 5",)                       # the nest's seed_uri
-    db.add_song(track(provider, "local:track:400"), "bender", auto=True, now=NOW)
+    assert "Queen" in picked_artists()                            # the nest's seed_uri
+    db.add_song(track(provider, ZEPPELIN), "bender", auto=True, now=NOW)
     db.advance(NOW)
-    assert picked_artist() == ("Artist 4",)                       # now playing
-    db.add_song(track(provider, "local:track:300"), "bender", auto=True, now=NOW)
-    assert picked_artist() == ("Artist 3",)                       # last Bender pick
-    db.add_song(track(provider, "local:track:200"), "bo@x.io", now=NOW)
-    assert picked_artist() == ("Artist 2",)                       # a person's pick
-    db.add_song(track(provider, "local:track:100"), "cy@x.io", now=NOW + timedelta(minutes=1))
-    assert picked_artist() == ("Artist 1",)                       # the latest person's pick
+    assert "Led Zeppelin" in picked_artists()                     # now playing
+    db.add_song(track(provider, STONES), "bender", auto=True, now=NOW)
+    assert "The Rolling Stones" in picked_artists()               # last Bender pick
+    db.add_song(track(provider, RAMONES), "bo@x.io", now=NOW)
+    assert "Ramones" in picked_artists()                          # a person's pick
+    db.add_song(track(provider, DYLAN), "cy@x.io", now=NOW + timedelta(minutes=1))
+    assert "Bob Dylan" in picked_artists()                        # the latest person's pick
 
 
 def test_last_human_pick_comes_from_history_when_the_queue_has_none(r, db, catalog, provider,
                                                                     conf):
     only(conf, "artist_search")
-    history.record_play(r, "main", {"uri": "local:track:100", "user": "ann"}, NOW)
-    history.record_play(r, "main", {"uri": "local:track:500", "user": "bender", "auto": True},
+    history.record_play(r, "main", {"uri": RAMONES, "user": "ann"}, NOW)
+    history.record_play(r, "main", {"uri": DYLAN, "user": "bender", "auto": True},
                         NOW + timedelta(minutes=4))
-    assert bender.next_pick(db, catalog, {}, NOW, random.Random(1)).artists == ("Artist 1",)
+    assert "Ramones" in bender.next_pick(db, catalog, {}, NOW, random.Random(1)).artists
 
 
 def test_genre_hint_then_default_genre_seed_an_empty_nest(db, catalog, conf):
@@ -249,14 +225,16 @@ def test_unknown_seed_uri_is_skipped(db, catalog, conf):
 # --- never pick --------------------------------------------------------------------------------
 def test_filtered_queued_and_playing_songs_are_never_picked(db, catalog, provider, conf):
     only(conf, "album")
-    db.add_song(track(provider, "local:track:001"), "ann@x.io", now=NOW)
-    db.advance(NOW)                                                  # 001 is playing
-    seed_with(db, provider, "local:track:000")                        # queued
-    db.add_song(track(provider, "local:track:002"), "bender", auto=True, now=NOW)  # queued
-    db.filter_uri("local:track:003")
+    songs = album_of(provider, QUEEN_OPERA)
+    assert len(songs) == 5
+    db.add_song(track(provider, songs[0]), "ann@x.io", now=NOW)
+    db.advance(NOW)                                                   # playing
+    seed_with(db, provider, songs[1])                                  # queued by a person
+    db.add_song(track(provider, songs[2]), "bender", auto=True, now=NOW)  # queued by Bender
+    db.filter_uri(songs[3])
     picks = {bender.next_pick(db, catalog, {}, NOW, random.Random(s)).uri for s in range(20)}
-    assert picks == {"local:track:004"}
-    db.filter_uri("local:track:004")
+    assert picks == {songs[4]}
+    db.filter_uri(songs[4])
     assert bender.next_pick(db, catalog, {}, NOW, random.Random(0)) is None
 
 
@@ -309,7 +287,7 @@ def test_bender_rests_after_max_minutes_of_bender_only_play(db, catalog, provide
     later = NOW + timedelta(minutes=10)
     assert bender.fill_nest(db, catalog, {}, later, 1, random.Random(3)) == []
     assert db.queue_size() == 0 and db.queue_body()["preview"] is None
-    db.add_song(track(provider, "local:track:111"), "ann@x.io", now=later)
+    db.add_song(track(provider, DYLAN), "ann@x.io", now=later)
     db.skip("ann@x.io")
     db.advance(later)                                     # a person's song ends the run
     assert len(bender.fill_nest(db, catalog, {}, later, 1, random.Random(4))) == 3
@@ -317,15 +295,16 @@ def test_bender_rests_after_max_minutes_of_bender_only_play(db, catalog, provide
 
 def test_backs_off_when_nothing_fits_and_retries_only_after_expiry(db, catalog, provider, conf):
     only(conf, "album")
-    seed_with(db, provider, "local:track:000")
-    for n in range(1, 5):
-        db.filter_uri(f"local:track:00{n}")
+    songs = album_of(provider, QUEEN_OPERA)
+    seed_with(db, provider, songs[0])
+    for uri in songs[1:]:
+        db.filter_uri(uri)
     assert bender.fill_nest(db, catalog, {}, NOW, 1, random.Random(1)) == []
     assert bender.backoff_until(db) == (NOW + timedelta(seconds=30)).timestamp()
     ttl = db.redis.ttl(db._key(keys.BENDER_BACKOFF))
     assert 0 < ttl <= 30
-    for n in range(1, 5):                                  # songs fit again…
-        db.redis.delete(db._key(keys.bender_filter(f"local:track:00{n}")))
+    for uri in songs[1:]:                                  # songs fit again…
+        db.redis.delete(db._key(keys.bender_filter(uri)))
     assert bender.fill_nest(db, catalog, {}, NOW + timedelta(seconds=29), 1,
                             random.Random(2)) == []        # …but no retry before expiry
     assert db.queue_size() == 1
@@ -333,7 +312,7 @@ def test_backs_off_when_nothing_fits_and_retries_only_after_expiry(db, catalog, 
     assert len(added) == 2
 
 
-class BrokenProvider(TinyProvider):
+class BrokenProvider(OfflineProvider):
     def genre_tracks(self, genre, limit=50):
         raise ConnectionError("catalog down")
 
@@ -361,7 +340,7 @@ def test_queue_preview_makes_the_song_the_clickers_and_refreshes_the_preview(db,
     assert stale.value.status == 409 and stale.value.code == "preview_changed"
 
 
-@pytest.mark.parametrize("bad", [None, 7, "", "x" * 600, ["local:track:000"]])
+@pytest.mark.parametrize("bad", [None, 7, "", "x" * 600, [QUEEN_OPERA]])
 def test_preview_buttons_refuse_hostile_uris(db, catalog, conf, bad):
     bender.fill_nest(db, catalog, {}, NOW, 1, random.Random(1))
     before = db.queue_body()
@@ -392,7 +371,7 @@ def test_turning_bender_off_removes_the_preview(db, catalog, conf):
     assert db.queue_body()["preview"] is None and db.queue_size() == 3
 
 
-class CountingProvider(TinyProvider):
+class CountingProvider(OfflineProvider):
     def __init__(self):
         super().__init__()
         self.calls = Counter()
@@ -406,12 +385,12 @@ def test_catalog_answers_are_cached_for_every_nest_with_a_ttl(r, db, temp_db, co
     only(conf, "album")
     provider = CountingProvider()
     catalog = Catalog([provider])
-    seed = provider.lookup("local:track:100")
+    seed = provider.lookup(ZEPPELIN)
     db.add_song(seed, "ann@x.io", now=NOW)
     temp_db.add_song(seed, "ann@x.io", now=NOW)
     for rng_seed in range(3):
         assert bender.next_pick(db, catalog, {}, NOW, random.Random(rng_seed))
         assert bender.next_pick(temp_db, catalog, {}, NOW, random.Random(rng_seed))
-    assert provider.calls == {"local:album:10": 1}
+    assert provider.calls == {seed.album_uri: 1}
     cache_keys = r.keys("NESTS|bender-cache:*")
     assert cache_keys and 0 < r.ttl(cache_keys[0]) <= 3600
