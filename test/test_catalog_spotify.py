@@ -68,6 +68,11 @@ def test_search_honours_limit_and_rejects_bad_queries(provider, fake_spotify):  
         provider.search("x" * 201)
     with pytest.raises(InvalidRequest):
         provider.search(["daft punk"])
+    for bad_limit in ("5", None, True, 2.5):
+        with pytest.raises(InvalidRequest):
+            provider.search("daft punk", limit=bad_limit)
+    with pytest.raises(InvalidRequest):
+        provider.year_tracks("1970", 1979)
     assert len(fake_spotify.calls("/v1/search")) == 1
 
 

@@ -18,7 +18,6 @@ from echonest.catalog.track import Track
 from echonest.errors import CatalogError, InvalidRequest
 
 MAX_LIMIT = 50            # Spotify's largest page
-MAX_QUERY = 200
 GENRE_CACHE_SIZE = 2000
 
 
@@ -40,7 +39,13 @@ def _genre_names(value: Any) -> tuple[str, ...]:
 
 
 def _quoted(text: str) -> str:
-    return '"' + text.replace('"', " ").strip() + '"'
+    return '"' + text.replace('"', " ").strip()[:100] + '"'
+
+
+def _limit(limit: Any) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidRequest("limit must be a whole number")
+    return min(max(limit, 1), MAX_LIMIT)
 
 
 class SpotifyProvider(Provider):
@@ -58,6 +63,7 @@ class SpotifyProvider(Provider):
             from config import CONF as conf
         self.conf = conf
         self.market = str(conf.SPOTIFY_MARKET or "US")
+        self.max_query = int(conf.SEARCH_MAX_QUERY_LENGTH or 200)
         self._redis = redis_client
         self._client: spotipy.Spotify | None = None
         self._lock = threading.Lock()
@@ -90,7 +96,7 @@ class SpotifyProvider(Provider):
         return guarded(self.redis, what, lambda: call(self.client), handle)
 
     def _search(self, query: str, kind: str, limit: int) -> dict[str, Any]:
-        limit = min(max(int(limit), 1), MAX_LIMIT)
+        limit = _limit(limit)
         result = self._call("search", lambda sp: sp.search(q=query, limit=limit, type=kind,
                                                             market=self.market))
         return result if isinstance(result, dict) else {}
@@ -107,8 +113,9 @@ class SpotifyProvider(Provider):
         query = query.strip()
         if not query:
             return []
-        if len(query) > MAX_QUERY:
-            raise InvalidRequest(f"search query is too long (at most {MAX_QUERY} characters)")
+        if len(query) > self.max_query:
+            raise InvalidRequest(f"search query is too long (at most {self.max_query} characters)")
+        limit = _limit(limit)
         result = self._search(query, "track,episode", limit)
         tracks = self._tracks(result.get("tracks"), limit)
         episodes = sm.paged_items(result.get("episodes"))[:limit - len(tracks)]
@@ -170,17 +177,19 @@ class SpotifyProvider(Provider):
     def search_artist(self, name: str) -> list[Track]:
         if not isinstance(name, str) or not name.strip():
             return []
-        return self._tracks(self._search(f"artist:{_quoted(name[:MAX_QUERY])}", "track",
+        return self._tracks(self._search(f"artist:{_quoted(name)}", "track",
                                          MAX_LIMIT).get("tracks"))
 
     def genre_tracks(self, genre: str, limit: int = 50) -> list[Track]:
         if not isinstance(genre, str) or not genre.strip():
             return []
-        return self._tracks(self._search(f"genre:{_quoted(genre[:MAX_QUERY])}", "track",
+        return self._tracks(self._search(f"genre:{_quoted(genre)}", "track",
                                          limit).get("tracks"))
 
     def year_tracks(self, year_from: int, year_to: int, limit: int = 50) -> list[Track]:
-        years = sorted((int(year_from), int(year_to)))
+        if not all(isinstance(y, int) and not isinstance(y, bool) for y in (year_from, year_to)):
+            raise InvalidRequest("years must be whole numbers")
+        years = sorted((year_from, year_to))
         if years[0] < 1 or years[1] > 9999:
             return []
         span = f"{years[0]}" if years[0] == years[1] else f"{years[0]}-{years[1]}"
