@@ -262,7 +262,7 @@ def test_429_without_retry_after_still_backs_off(r, fake_spotify, provider):  # 
 
 def test_429_on_the_token_endpoint_backs_off_too(r, fake_spotify, provider):  # noqa: F811
     fake_spotify.token_retry_after = 9
-    with pytest.raises(CatalogError):
+    with pytest.raises(CatalogError, match="rate limiting us; try again in 9 s"):
         provider.lookup(GET_LUCKY)
     assert 1 <= r.ttl(keys.SPOTIFY_RATE_LIMITED) <= 9
     assert fake_spotify.api_calls() == []

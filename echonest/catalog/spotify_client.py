@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -103,8 +104,14 @@ def guarded(redis_client: Any, what: str, call: Callable[[], T],
         raise CatalogError(f"Spotify {what} failed (HTTP {exc.http_status}); "
                            "please try again shortly.") from exc
     except SpotifyOauthError as exc:
-        _note_token_rate_limit(redis_client, exc)
-        raise CatalogError(f"Spotify sign-in for {what} failed: {exc.error or exc}") from exc
+        seconds = _token_rate_limit(redis_client, exc)
+        if seconds:
+            raise CatalogError(f"Spotify is rate limiting us; try again in {seconds} s",
+                               retry_after=seconds) from exc
+        # Only Spotify's short OAuth error code, never the raw (possibly HTML) body.
+        reason = exc.error if isinstance(exc.error, str) and re.fullmatch(r"\w{1,40}", exc.error) \
+            else "error"
+        raise CatalogError(f"Spotify sign-in for {what} failed: {reason}") from exc
     except EchoNestError:
         raise
     except requests.RequestException as exc:
@@ -112,12 +119,14 @@ def guarded(redis_client: Any, what: str, call: Callable[[], T],
                            "please try again shortly.") from exc
 
 
-def _note_token_rate_limit(redis_client: Any, exc: SpotifyOauthError) -> None:
+def _token_rate_limit(redis_client: Any, exc: SpotifyOauthError) -> int | None:
     # spotipy drops the response when the token endpoint fails; it survives as the context.
-    cause = exc.__context__
-    response = getattr(cause, "response", None)
-    if response is not None and response.status_code == 429:
-        note_rate_limit(redis_client, retry_after_seconds(response.headers))
+    response = getattr(exc.__context__, "response", None)
+    if response is None or response.status_code != 429:
+        return None
+    seconds = retry_after_seconds(response.headers)
+    note_rate_limit(redis_client, seconds)
+    return seconds
 
 
 # --- the shared app token --------------------------------------------------------------------
