@@ -32,14 +32,15 @@ return count
 
 MAX_SUBJECT = 200
 
-_scripts: dict[int, Any] = {}
+_script: Any = None
 
 
-def _script(client: redis.Redis) -> Any:
-    script = _scripts.get(id(client))
-    if script is None:
-        script = _scripts[id(client)] = client.register_script(_HIT)
-    return script
+def _run(client: redis.Redis, key: str, window: int, cost: int) -> int:
+    global _script
+    if _script is None:
+        _script = client.register_script(_HIT)
+    # Always pass the caller's client: the script object is shared, connections are not.
+    return int(_script(keys=[key], args=[window, cost], client=client))
 
 
 def bucket_limits(conf: Any, bucket: str) -> tuple[int, int] | None:
@@ -71,7 +72,7 @@ def hit(client: redis.Redis, conf: Any, bucket: str, subject: str, *,
     now = time.time() if now is None else now
     start, retry_after = _window(now, window)
     key = keys.rate_limit(bucket, str(subject)[:MAX_SUBJECT], start)
-    count = int(_script(client)(keys=[key], args=[window + 1, cost]))
+    count = _run(client, key, window + 1, cost)
     over = count > limit if cost > 0 else count >= limit
     if over:
         raise RateLimited(
