@@ -2,7 +2,7 @@
 
 import { createApi, errorWords } from "./api.js";
 import { createAirhorns } from "./airhorns.js";
-import { $, avatar, icon, mmss, setText, toast } from "./dom.js";
+import { $, avatar, icon, mmss, setSelf, setText, toast } from "./dom.js";
 import { createLiveNests, createNestBar } from "./nestbar.js";
 import { createNowPlaying } from "./nowplaying.js";
 import { NestClock, SyncAudio } from "./player.js";
@@ -24,6 +24,7 @@ const nestInfo = boot.nest_info || { id: "main", code: "main", name: "Home Nest"
 window.NEST_ID = boot.nest_id || nestInfo.id || "main";
 window.NEST_INFO = nestInfo;
 const me = boot.user || {};
+setSelf(me.id, me.name);
 const config = boot.config || {};
 const nestCode = window.NEST_ID === "main" ? "main" : nestInfo.code || window.NEST_ID;
 

@@ -71,16 +71,21 @@ export function icon(name, label) {
   return h("span", { class: "icon-label" }, svg, h("span", { class: "sr-only", text: label }));
 }
 
-// A person's display name from whatever the server gives: a name field, a guest id or an email.
+// Queue items carry user ids, not names: we know our own name, guests stay "Guest", emails show their local part.
+let self = { id: null, name: null };
+export function setSelf(id, name) {
+  self = { id: id || null, name: name || null };
+}
+
 export function displayName(user, nameHint) {
   if (nameHint) return String(nameHint);
   if (!user) return "Someone";
-  let s = String(user);
+  const s = String(user);
+  if (self.id && s === self.id) return self.name ? `${self.name} (you)` : "You";
   if (s === "bender" || s.startsWith("bender")) return "Bender";
-  s = s.replace(/^guest:/, "");
-  if (s.includes("@")) s = s.split("@")[0];
-  s = s.replace(/[-_.](?=[a-z0-9]{6,}$)[a-z0-9]+$/i, "");
-  return s.replace(/[._-]+/g, " ").trim() || "Someone";
+  if (s.startsWith("guest:")) return "Guest";
+  const local = s.includes("@") ? s.split("@")[0] : s;
+  return local.replace(/[._-]+/g, " ").trim() || "Someone";
 }
 
 export function initials(name) {
@@ -96,7 +101,7 @@ function hue(s) {
 }
 
 export function avatar(user, { name, url, size = "md", auto = false } = {}) {
-  const label = auto ? "Bender" : displayName(user, name);
+  const label = auto ? "Bender" : displayName(user, name).replace(/ \(you\)$/, "");
   if (url) {
     return h("img", { class: `avatar avatar-${size}`, src: url, alt: label, title: label, loading: "lazy", referrerpolicy: "no-referrer" });
   }

@@ -1,0 +1,206 @@
+"""The nest page in a real headless Chromium against real server processes: two guests, live.
+
+Set ECHONEST_SCREENSHOTS=1 to (re)write docs/screenshots/*.png; otherwise the screenshot flow
+still runs but writes into a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from browser_helpers import (
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    Visitor,
+    browser,
+    chromium_available,
+)
+from servers import Guest, player_worker, web_server
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not chromium_available(), reason="needs playwright and /usr/bin/chromium"),
+    pytest.mark.timeout(240),
+]
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def server(r, redis_url):
+    # No player worker: nothing moves out of the queue by itself, so rows stay put.
+    with web_server(redis_url, {"USE_BENDER": False}) as srv:
+        yield srv
+
+
+@pytest.fixture
+def chromium():
+    with browser() as b:
+        yield b
+
+
+def expect():
+    from playwright.sync_api import expect as pw_expect
+
+    return pw_expect
+
+
+def test_two_guests_build_join_add_vote_jam_live(server, chromium):
+    exp = expect()
+    alice = Visitor(chromium, server.url, "Alice")
+    bob = Visitor(chromium, server.url, "Bob", viewport=PHONE)
+
+    code = alice.build_nest("Friday Funk")
+    assert re.fullmatch(r"[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{5}", code)
+    alice.page.click("#build-result .go-nest")
+    alice.page.wait_for_url(f"**/nest/{code}")
+    alice.wait_live()
+    exp(alice.page.locator("#nest-name")).to_have_text("Friday Funk")
+    exp(alice.listener_count()).to_have_text("1")
+
+    # A mistyped code is refused in words before any navigation.
+    bob.page.fill("#join-code", "O0I1L")
+    bob.page.locator("#join-form [type=submit]").click()
+    exp(bob.page.locator("#join-error")).to_contain_text("5 characters")
+    bob.join_by_code(code)
+    exp(alice.listener_count()).to_have_text("2")
+    exp(bob.listener_count()).to_have_text("2")
+
+    # Bob adds a song through type-ahead search; Alice sees it appear without reloading.
+    added = bob.search_and_add("madonna", "Angel")
+    exp(added.locator(".add-btn")).to_have_text("Added")
+    exp(alice.row("Angel")).to_have_count(1)
+    bob.page.keyboard.press("Escape")
+    alice.search_and_add("starboy", "Starboy")
+    exp(bob.row("Starboy")).to_have_count(1)
+    # Round robin: Bob's first song plays before Alice's first.
+    exp(bob.page.locator("#queue .qrow .row-title")).to_have_text(["Angel", "Starboy"])
+
+    # Remove buttons only where allowed: Bob (not the creator) only on his own song.
+    exp(bob.row("Angel").locator(".remove-btn")).to_be_visible()
+    exp(bob.row("Starboy").locator(".remove-btn")).to_be_hidden()
+    exp(alice.row("Angel").locator(".remove-btn")).to_be_visible()
+
+    # Alice votes Bob's song down: her vote shows as hers, and Bob sees the order change live.
+    alice.row("Angel").locator(".vote-down").click()
+    exp(alice.row("Angel").locator(".vote-down")).to_have_attribute("aria-pressed", "true")
+    exp(bob.row("Angel").locator(".vote-count")).to_have_text("-1")
+    exp(bob.page.locator("#queue .qrow .row-title")).to_have_text(["Starboy", "Angel"])
+    exp(bob.row("Angel").locator(".vote-down")).to_have_attribute("aria-pressed", "false")
+
+    # Bob jams Alice's song; the jam count reaches Alice.
+    bob.row("Starboy").locator(".jam-btn").click()
+    exp(bob.row("Starboy").locator(".jam-btn")).to_have_attribute("aria-pressed", "true")
+    exp(alice.row("Starboy").locator(".jam-count")).to_have_text("1")
+
+    # Adding a song that is already queued says so in words, inline.
+    bob.page.fill("#search-input", "")
+    res = bob.api_post(f"/api/nests/{code}/songs", {"track_uri": "local:track:madonna-angel"})
+    assert res["status"] == 409 and res["body"]["error"] == "already_queued"
+
+    # A comment full of markup stays text for everyone, and no script runs.
+    alice.row("Angel").locator(".talk-btn").click()
+    alice.row("Angel").locator(".comment-input").fill(XSS)
+    alice.row("Angel").locator(".comment-form [type=submit]").click()
+    exp(bob.row("Angel").locator(".talk-count")).to_have_text("1")
+    bob.row("Angel").locator(".talk-btn").click()
+    exp(bob.row("Angel").locator(".comment-text")).to_have_text(XSS)
+    assert bob.page.locator("#queue img[src=x]").count() == 0
+
+    # Bob leaves: Alice's listener count drops back.
+    bob.close()
+    exp(alice.listener_count()).to_have_text("1")
+    assert alice.dialogs == [] and bob.dialogs == []
+    assert alice.errors == [] and bob.errors == []
+    alice.close()
+
+
+def test_markup_in_a_nest_name_renders_as_text(server, chromium):
+    exp = expect()
+    mallory = Visitor(chromium, server.url, XSS)
+    code = mallory.build_nest(XSS)
+    exp(mallory.page.locator("#build-result .built-name")).to_have_text(XSS)
+    mallory.goto(f"/nest/{code}")
+    exp(mallory.page.locator("#nest-name")).to_have_text(XSS)
+    assert XSS in mallory.page.title()
+    # The creator sees rename; the share dialog shows the code and a QR code.
+    exp(mallory.page.locator("#rename-btn")).to_be_visible()
+    mallory.page.click("#share-btn")
+    exp(mallory.page.locator("#share-dialog .share-code")).to_have_attribute(
+        "aria-label", f"Nest code {code}")
+    exp(mallory.page.locator("#share-dialog .share-link")).to_have_value(
+        re.compile(rf"/{code}$"))
+    assert mallory.page.locator("#share-dialog canvas.qr").count() == 1
+    mallory.page.keyboard.press("Escape")
+
+    # Renaming to more markup: still text, and the live list in Main shows it as text too.
+    mallory.page.click("#rename-btn")
+    mallory.page.fill("#rename-name", "<b>bold</b> & <script>x</script>")
+    mallory.page.locator("#rename-form [type=submit]").click()
+    exp(mallory.page.locator("#nest-name")).to_have_text("<b>bold</b> & <script>x</script>")
+    assert mallory.page.locator("#nestbar b:text('bold')").count() == 0
+
+    visitor = Visitor(chromium, server.url, "Visitor")
+    live = visitor.page.locator("#live-nests .live-nest").filter(has_text=code)
+    exp(live.locator(".live-name")).to_have_text("<b>bold</b> & <script>x</script>")
+    exp(visitor.page.locator("#rename-btn")).to_have_count(0)
+    assert mallory.dialogs == [] and visitor.dialogs == []
+    assert mallory.errors == [] and visitor.errors == []
+    visitor.close()
+    mallory.close()
+
+
+def test_themes_rotate_and_persist(server, chromium):
+    exp = expect()
+    v = Visitor(chromium, server.url, "Theo")
+    html = v.page.locator("html")
+    first = html.get_attribute("data-theme")
+    seen = {first}
+    for _ in range(8):
+        v.page.click("#theme-btn")
+        seen.add(html.get_attribute("data-theme"))
+    assert len(seen) == 9
+    v.page.click("#theme-btn")
+    exp(html).to_have_attribute("data-theme", first)
+    v.page.click("#theme-btn")
+    chosen = html.get_attribute("data-theme")
+    v.goto("/")
+    exp(html).to_have_attribute("data-theme", chosen)
+    v.close()
+
+
+def test_screenshots_of_the_main_screens(r, redis_url, chromium, tmp_path):
+    """Main nest, a temp nest with a queue, search open and the build modal, desktop and phone."""
+    out = SCREENSHOTS if os.environ.get("ECHONEST_SCREENSHOTS") == "1" else tmp_path
+    out.mkdir(parents=True, exist_ok=True)
+    exp = expect()
+    with web_server(redis_url) as srv, player_worker(redis_url):
+        host = Guest(srv.url, "Priya")
+        code = host.create_nest("Rooftop Party")
+        for uri in ("local:track:madonna-angel", "local:track:madonna-like-a-prayer"):
+            assert host.post_json(f"/api/nests/{code}/songs", {"track_uri": uri}).ok
+        friend = Guest(srv.url, "Marco")
+        for uri in ("local:track:the-weeknd-starboy",):
+            friend.post_json(f"/api/nests/{code}/songs", {"track_uri": uri})
+
+        for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            v = Visitor(chromium, srv.url, "Sam", viewport=viewport)
+            exp(v.page.locator("#now .now-title")).to_be_visible()
+            v.page.screenshot(path=str(out / f"main-{label}.png"))
+            v.page.click("#build-btn")
+            v.page.fill("#build-name", "Design Team")
+            v.page.screenshot(path=str(out / f"build-modal-{label}.png"))
+            v.page.keyboard.press("Escape")
+            v.goto(f"/nest/{code}")
+            exp(v.page.locator("#now .now-title")).to_be_visible()
+            exp(v.page.locator("#queue .qrow").first).to_be_visible()
+            v.page.screenshot(path=str(out / f"nest-{label}.png"))
+            v.page.fill("#search-input", "love")
+            exp(v.page.locator(".search-results .result").first).to_be_visible()
+            v.page.screenshot(path=str(out / f"search-{label}.png"))
+            assert v.errors == [] and v.dialogs == []
+            v.close()
+    assert len(list(out.glob("*.png"))) == 8
