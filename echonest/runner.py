@@ -41,7 +41,9 @@ class Runner:
         if not self.redis_url:
             from echonest.engine import EmbeddedEngine
 
-            self.engine = EmbeddedEngine(data_dir, persist=True).start()
+            # Kept before start() so a Ctrl-C during start-up still stops the engine.
+            self.engine = EmbeddedEngine(data_dir, persist=True)
+            self.engine.start()
             self.redis_url = self.engine.url
             print(f"embedded Valkey on {self.redis_url} (data in {data_dir})", flush=True)
         self._ensure_main()
@@ -139,7 +141,9 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def local_host(host: str) -> str:
-    return "localhost" if host in ("", "0.0.0.0", "::", "127.0.0.1") else host  # noqa: S104
+    if host in ("", "0.0.0.0", "::", "::1", "127.0.0.1"):  # noqa: S104
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
 
 
 class _Stop(Exception):

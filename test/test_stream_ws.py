@@ -177,3 +177,36 @@ def test_deleting_a_nest_tells_its_sockets_and_closes_them(server, r):
         assert ws.close_code() == 4404
     finally:
         ws.close()
+
+
+def test_fanout_builds_each_payload_once_and_hands_every_listener_the_same_frame(r):
+    from db import DB
+    from echonest.catalog import get_catalog
+    from echonest.web.fanout import SSE, WS, Fanout, Listener, NestReader
+
+    builds = []
+
+    def counting_db(nest_id):
+        builds.append(nest_id)
+        return DB(nest_id=nest_id, init_history_to_redis=False, redis_client=r)
+
+    fan = Fanout(r, NestReader(counting_db), position_seconds=3600)
+    listeners = [Listener("main", WS), Listener("main", WS), Listener("main", SSE)]
+    try:
+        for listener in listeners:
+            fan.add(listener)
+        channel = keys.pubsub_channel("main")
+        assert eventually(lambda: dict(r.pubsub_numsub(channel))[channel] == 1)
+
+        track = get_catalog(None, r).lookup(offline_track_uris(1)[0])
+        builds.clear()
+        DB("main", init_history_to_redis=False, redis_client=r).add_song(track, "guest:x")
+        frames = [listener.next_frame(timeout=10) for listener in listeners]
+        assert frames[0] is frames[1]  # one serialization, shared by every WebSocket
+        assert json.loads(frames[0])["data"]["queue"][0]["uri"] == track.uri
+        assert frames[2].startswith("event: queue_update\nid: ")
+        assert builds == ["main"]  # one queue rebuild for three listeners
+    finally:
+        for listener in listeners:
+            fan.remove(listener)
+        fan.stop()

@@ -166,8 +166,9 @@ def socket_nest(code: str) -> Response:
 def _websocket(code: str) -> Response:
     user = _require_user()
     nest_id = _resolve(code)
-    session = SocketSession(nest_id, user, lambda: context.action_context(nest_id, user), fanout(), context.nest_manager(),
-                            float(context.conf().MEMBER_HEARTBEAT_SECONDS or 30))
+    session = SocketSession(
+        nest_id, user, lambda: context.action_context(nest_id, user), fanout(),
+        context.nest_manager(), float(context.conf().MEMBER_HEARTBEAT_SECONDS or 30))
     ws = accept(request.environ)
     try:
         session.run(ws)
