@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 STRATEGIES = ("genre", "throwback", "artist_search", "artist_albums", "album")
 GENRE_LIMIT = 50
 THROWBACK_LIMIT = 50
+DECADE = re.compile(r"((?:19|20)?\d0)'?s")
 MAX_CACHE_SEED = 200          # catalog text in a key is clipped; the cache is only a hint
 
 
@@ -132,13 +134,24 @@ def _scheme(track: Track | None) -> str:
     return track.scheme if track else "default"
 
 
-def genre_candidates(ctx: PickContext) -> list[Track]:
+def _decade(genre: str) -> tuple[int, int] | None:
+    """ "80s" / "1980s" → (1980, 1989): a nest themed on an era is seeded by its years."""
+    match = DECADE.fullmatch(genre.strip().lower())
+    if not match:
+        return None
+    digits = match.group(1)
+    start = int(digits) if len(digits) == 4 else (1900 if int(digits) >= 30 else 2000) + int(digits)
+    return start, start + 9
+
+
+def _genre_tracks(ctx: PickContext, genre: str) -> list[Track]:
     track = ctx.seed.track
-    genres = [g for g in (track.genres if track else ()) if g]
-    genre = ctx.rng.choice(genres) if genres else ctx.seed.genre
-    if not genre:
-        return []
     seed_uri = track.uri if track else None
+    decade = _decade(genre)
+    if decade:
+        return cached_tracks(
+            ctx.client, "decade", _cache_seed(_scheme(track), *decade),
+            lambda: ctx.catalog.year_tracks(decade[0], decade[1], GENRE_LIMIT, seed_uri=seed_uri))
     found = cached_tracks(
         ctx.client, "genre", _cache_seed(_scheme(track), genre.lower()),
         lambda: ctx.catalog.genre_tracks(genre, GENRE_LIMIT, seed_uri=seed_uri))
@@ -146,6 +159,18 @@ def genre_candidates(ctx: PickContext) -> list[Track]:
     # Providers match genres loosely; keep exact matches when there are any.
     exact = [t for t in found if wanted in (g.lower() for g in t.genres)]
     return exact or found
+
+
+def genre_candidates(ctx: PickContext) -> list[Track]:
+    track = ctx.seed.track
+    genres = [g for g in (track.genres if track else ()) if g]
+    genre = ctx.rng.choice(genres) if genres else ctx.seed.genre
+    found = _genre_tracks(ctx, genre) if genre else []
+    default = str(CONF.BENDER_DEFAULT_GENRE or "")
+    if not found and default and genre != default:
+        # A theme the catalog has no songs for ("AmbientNest" offline) still gets music.
+        found = _genre_tracks(ctx, default)
+    return found
 
 
 def throwback_candidates(ctx: PickContext) -> list[str]:

@@ -216,6 +216,20 @@ def test_genre_hint_then_default_genre_seed_an_empty_nest(db, catalog, conf):
     assert "funk" in bender.next_pick(db, catalog, {}, NOW, random.Random(0)).genres
 
 
+def test_an_era_hint_seeds_songs_of_that_decade(db, catalog, conf):
+    only(conf, "genre")
+    for rng_seed in range(5):
+        pick = bender.next_pick(db, catalog, {"genre_hint": "80s"}, NOW, random.Random(rng_seed))
+        assert 1980 <= pick.year <= 1989
+
+
+def test_a_genre_the_catalog_lacks_falls_back_to_the_default_genre(db, catalog, conf):
+    only(conf, "genre")
+    conf(BENDER_DEFAULT_GENRE="funk")
+    pick = bender.next_pick(db, catalog, {"genre_hint": "ambient"}, NOW, random.Random(0))
+    assert "funk" in pick.genres
+
+
 def test_unknown_seed_uri_is_skipped(db, catalog, conf):
     only(conf, "genre")
     meta = {"seed_uri": "local:track:nope", "genre_hint": "rock"}
