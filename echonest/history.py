@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ MAX_TEXT = 200                # title/artist/user are clipped: history is not th
 MAX_URI = 512
 MAX_LINE = 4096               # longer lines in history.jsonl are garbage, not history
 LOAD_CHUNK = 500              # entries per guarded write when reloading a nest's history
+LOAD_WINDOW = 20              # reload reads at most PLAY_HISTORY_MAX x this many newest lines
 
 
 def _utc(now: datetime) -> datetime:
@@ -168,7 +170,9 @@ def load_history(client: redis.Redis, path: Path | None = None) -> int:
     path = path or history_path()
     if path is None or not Path(path).exists():
         return 0
-    entries: list[dict[str, Any]] = []
+    limit = int(CONF.PLAY_HISTORY_MAX or 5000)
+    # Memory stays bounded however long the file grew; a quiet nest's older plays still fit.
+    entries: deque[dict[str, Any]] = deque(maxlen=limit * LOAD_WINDOW)
     with Path(path).open(encoding="utf-8", errors="replace") as fh:
         for line in fh:
             entry = _parse_line(line)
@@ -176,9 +180,7 @@ def load_history(client: redis.Redis, path: Path | None = None) -> int:
                 entries.append(entry)
     if not entries:
         return 0
-    limit = int(CONF.PLAY_HISTORY_MAX or 5000)
-    entries = entries[-limit:] if len(entries) > limit else entries
-    _write_global(client, entries, limit)
+    _write_global(client, list(entries)[-limit:], limit)
     by_nest: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
         by_nest.setdefault(entry["nest"], []).append(entry)

@@ -149,3 +149,19 @@ def test_persistence_follows_config(r, tmp_path, monkeypatch):
     assert history.history_path() == tmp_path / "history.jsonl"
     lines = (tmp_path / "history.jsonl").read_text().splitlines()
     assert [json.loads(line)["uri"] for line in lines] == ["local:track:b"]
+
+
+def test_reload_keeps_a_quiet_nests_plays_and_respects_the_bound(r, tmp_path, monkeypatch):
+    monkeypatch.setitem(CONF._values, "PLAY_HISTORY_MAX", 2)
+    path = tmp_path / "history.jsonl"
+    _register(r, "ABCDE")
+    history.record_play(r, "main", _song("local:track:quiet"), NOW, path=path)
+    for i in range(5):
+        history.record_play(r, "ABCDE", _song(f"local:track:{i}"), NOW + timedelta(minutes=i),
+                            path=path)
+    r.flushdb()
+    _register(r, "ABCDE")
+    history.load_history(r, path)
+    assert _uris(r, "NEST:main|MISC|play-history") == ["local:track:quiet"]
+    assert _uris(r, "NEST:ABCDE|MISC|play-history") == ["local:track:3", "local:track:4"]
+    assert _uris(r, keys.GLOBAL_PLAY_HISTORY) == ["local:track:3", "local:track:4"]
