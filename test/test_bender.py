@@ -408,3 +408,20 @@ def test_catalog_answers_are_cached_for_every_nest_with_a_ttl(r, db, temp_db, co
     assert provider.calls == {seed.album_uri: 1}
     cache_keys = r.keys("NESTS|bender-cache:*")
     assert cache_keys and 0 < r.ttl(cache_keys[0]) <= 3600
+
+
+def test_a_player_pass_with_listeners_keeps_the_main_queue_full(r, catalog, conf):
+    import master_player
+    import nests
+
+    nests.NestManager(r).join_nest("main", "ann@x.io")
+    db = DB("main", redis_client=r)
+    master_player.master_player_tick_all(now=NOW, redis_client=r, catalog=catalog)
+    assert db.queue_size() == 3 and db.queue_body()["preview"] is not None
+    master_player.master_player_tick_all(now=NOW, redis_client=r, catalog=catalog)
+    playing = db.now_playing(NOW)
+    assert playing["auto"] and db.queue_size() == 3
+    end = NOW + timedelta(seconds=playing["duration"] + 1)
+    master_player.master_player_tick_all(now=end, redis_client=r, catalog=catalog)
+    assert history.last_bender_pick(r, "main")["uri"] == playing["uri"]
+    assert db.queue_size() == 3 and db.now_playing(end)["uri"] != playing["uri"]
