@@ -253,6 +253,14 @@ def test_429_sets_the_global_key_and_every_instance_backs_off(r, fake_spotify): 
     assert worker.lookup(ONE_MORE_TIME).title == "One More Time"
 
 
+def test_a_back_off_key_without_expiry_is_bounded(r, fake_spotify, provider):  # noqa: F811
+    r.set(keys.SPOTIFY_RATE_LIMITED, "1")
+    with pytest.raises(CatalogError, match="try again in 30 s"):
+        provider.search("queen")
+    assert 0 < r.ttl(keys.SPOTIFY_RATE_LIMITED) <= 30
+    assert fake_spotify.log == []
+
+
 def test_429_without_retry_after_still_backs_off(r, fake_spotify, provider):  # noqa: F811
     fake_spotify.retry_after = "soon"
     with pytest.raises(CatalogError):

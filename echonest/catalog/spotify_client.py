@@ -55,8 +55,11 @@ def rate_limit_remaining(redis_client: Any) -> int:
     ttl = redis_client.ttl(keys.SPOTIFY_RATE_LIMITED)
     if ttl is None or ttl == -2:
         return 0
-    # -1: set without expiry by someone else; treat it as a fresh default back-off, not forever.
-    return ttl if ttl > 0 else DEFAULT_RETRY_AFTER
+    if ttl == -1:
+        # Set without expiry (an old deploy, a hand edit): bound it rather than back off forever.
+        redis_client.expire(keys.SPOTIFY_RATE_LIMITED, DEFAULT_RETRY_AFTER)
+        return DEFAULT_RETRY_AFTER
+    return max(ttl, 1)
 
 
 def check_rate_limit(redis_client: Any) -> None:
