@@ -210,3 +210,30 @@ def test_fanout_builds_each_payload_once_and_hands_every_listener_the_same_frame
         for listener in listeners:
             fan.remove(listener)
         fan.stop()
+
+
+def test_sockets_survive_a_redis_restart_and_get_a_fresh_snapshot(tmp_path):
+    import redis as redis_lib
+
+    from db import DB
+    from echonest.engine import EmbeddedEngine
+
+    engine = EmbeddedEngine(tmp_path, persist=False).start()
+    try:
+        with web_server(engine.url) as srv:
+            alice = Guest(srv.url, "Alice")
+            ws = WSClient(srv.ws_url, "/socket", alice.cookie)
+            try:
+                ws.initial_state()
+                engine.stop()
+                engine = EmbeddedEngine(tmp_path, port=engine.port, persist=False).start()
+                # Whatever was published during the outage is lost: the socket is resynced.
+                assert ws.event("queue_update")["data"]["queue"] == []
+                client = redis_lib.Redis.from_url(engine.url, decode_responses=True)
+                DB("main", init_history_to_redis=False, redis_client=client).set_volume(33)
+                assert ws.event("volume")["data"] == {"volume": 33}
+                client.close()
+            finally:
+                ws.close()
+    finally:
+        engine.stop()

@@ -209,6 +209,7 @@ class Fanout:
     # --- reading -----------------------------------------------------------------------------
     def _read_loop(self) -> None:
         next_ping = time.monotonic() + PUBSUB_PING_SECONDS
+        outage = False
         while not self._stopping.is_set():
             try:
                 message = self._pubsub.get_message(timeout=READ_TIMEOUT)
@@ -217,14 +218,18 @@ class Fanout:
                 if time.monotonic() >= next_ping:
                     next_ping = time.monotonic() + PUBSUB_PING_SECONDS
                     self._ping()
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 if self._stopping.is_set():
                     return
+                if not outage:
+                    log.warning("pub/sub connection lost (%s); reconnecting", exc)
+                outage = True
+                self._stopping.wait(1.0)
                 # redis-py resubscribes on reconnect; whatever was published meanwhile is
                 # lost, so every local listener gets a fresh snapshot once Redis answers.
-                log.warning("pub/sub connection lost; reconnecting", exc_info=True)
-                self._stopping.wait(1.0)
-                self._resync()
+                if self._resync():
+                    log.warning("pub/sub connection back; listeners resynced")
+                    outage = False
             except Exception:
                 if self._stopping.is_set():
                     return  # stop() closed the connection under us
@@ -236,7 +241,7 @@ class Fanout:
             if self._pubsub.subscribed:
                 self._pubsub.ping()
 
-    def _resync(self) -> None:
+    def _resync(self) -> bool:
         try:
             with self._lock:
                 if self._listeners:
@@ -246,7 +251,8 @@ class Fanout:
                 for event in (events.QUEUE_UPDATE, events.NOW_PLAYING):
                     self.dispatch(events.dumps(events.envelope(event, nest_id, version)))
         except (redis.RedisError, OSError):
-            log.warning("Redis still unavailable; will retry")
+            return False
+        return True
 
     def dispatch(self, raw: str) -> None:
         """Fill in one published envelope's payload and hand its frames to local listeners."""
