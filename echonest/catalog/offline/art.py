@@ -9,7 +9,8 @@ from xml.sax.saxutils import escape
 from echonest.catalog.offline.text import fold
 
 _SKIP = {"the", "a", "an", "of", "and", "in", "on", "to", "la", "el", "los", "de"}
-_SAFE = " =/:;,.()'-_!*"
+# Quotes, spaces and parentheses are escaped too so the URI also works inside CSS url(...).
+_SAFE = "=/:;,.-_"
 _TITLE_MAX = 26
 
 
