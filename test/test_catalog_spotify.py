@@ -306,6 +306,14 @@ def test_a_revoked_shared_token_is_dropped_and_replaced(r, fake_spotify, provide
     assert provider.lookup(GET_LUCKY).uri == GET_LUCKY
 
 
+@pytest.mark.parametrize("garbage", ["not json", "[]", '{"access_token": "x"}',
+                                     '{"access_token": 5, "expires_at": 4102444800}'])
+def test_a_garbled_cached_token_is_replaced(r, fake_spotify, provider, garbage):  # noqa: F811
+    r.set(keys.SPOTIFY_APP_TOKEN, garbage)
+    assert provider.lookup(GET_LUCKY).uri == GET_LUCKY
+    assert len(fake_spotify.token_calls("client_credentials")) == 1
+
+
 def test_construction_does_no_io(fake_spotify, monkeypatch):  # noqa: F811
     monkeypatch.setenv("SKIP_SPOTIFY_PREFETCH", "")
     SpotifyProvider(fake_spotify.conf(), redis_client=None)

@@ -153,7 +153,13 @@ class RedisTokenCache(CacheHandler):
             token = json.loads(raw)
         except ValueError:
             return None
-        return token if isinstance(token, dict) and token.get("access_token") else None
+        # spotipy indexes these without checking; a half-written token must read as "none".
+        if not isinstance(token, dict) or not isinstance(token.get("access_token"), str):
+            return None
+        expires_at = token.get("expires_at")
+        if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float)):
+            return None
+        return token
 
     def save_token_to_cache(self, token_info: dict[str, Any]) -> None:
         ttl = None
