@@ -76,7 +76,7 @@ def _seed_uris(db: Any, client: redis.Redis, playing: dict[str, Any] | None):
 
 def resolve_seed(db: Any, catalog: Any, nest_meta: dict[str, Any] | None,
                  now: datetime) -> Seed:
-    """The first seed that resolves: human pick → Bender pick → now playing → nest seed/genre."""
+    """The first seed that resolves (see the module docstring for the order)."""
     meta = nest_meta if isinstance(nest_meta, dict) else {}
     client = redis_client(db)
     # Lazy: later seeds (history reads) are only looked at when earlier ones do not resolve.
@@ -109,6 +109,13 @@ def _excluded_uris(db: Any, client: redis.Redis, playing: dict[str, Any] | None,
     return excluded
 
 
+def _filtered(db: Any, uri: str) -> bool:
+    try:
+        return db.is_filtered(uri)
+    except InvalidRequest:
+        return True  # a malformed uri (say, from an edited history file) is never picked
+
+
 def _first_allowed(db: Any, catalog: Any, candidates: list[Any], excluded: set[str],
                    rng: random.Random) -> Track | None:
     pool = list(candidates)
@@ -116,7 +123,7 @@ def _first_allowed(db: Any, catalog: Any, candidates: list[Any], excluded: set[s
     lookups = 0
     for candidate in pool:
         uri = candidate.uri if isinstance(candidate, Track) else candidate
-        if not isinstance(uri, str) or uri in excluded or db.is_filtered(uri):
+        if not isinstance(uri, str) or uri in excluded or _filtered(db, uri):
             continue
         if isinstance(candidate, Track):
             return candidate

@@ -144,6 +144,16 @@ def test_a_strategy_that_finds_nothing_falls_through_to_the_others(db, catalog, 
         assert name == "album" and pick.album_uri == seed.album_uri
 
 
+def test_junk_in_history_never_breaks_a_pick(r, db, catalog, provider, conf):
+    conf(BENDER_STRATEGY_WEIGHTS={"throwback": 1000, "album": 1})
+    seed = seed_with(db, provider, ZEPPELIN)
+    for i, uri in enumerate(("local:track:no such song", "local:track:gone", "spotify:x")):
+        history.record_play(r, "main", {"uri": uri, "user": "bo"},
+                            NOW - (i + 1) * timedelta(weeks=1))
+    name, pick = bender.pick_with_strategy(db, catalog, {}, NOW, random.Random(0))
+    assert name == "album" and pick.album_uri == seed.album_uri
+
+
 # --- weights -----------------------------------------------------------------------------------
 def test_configured_weights_drive_the_first_choice():
     weights = strategy_weights()
