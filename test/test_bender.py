@@ -262,6 +262,19 @@ def test_filtered_queued_and_playing_songs_are_never_picked(db, catalog, provide
     assert bender.next_pick(db, catalog, {}, NOW, random.Random(0)) is None
 
 
+def test_songs_played_in_the_last_hours_are_not_repeated(r, db, catalog, provider, conf):
+    only(conf, "album")
+    songs = album_of(provider, QUEEN_OPERA)
+    seed_with(db, provider, songs[0])
+    for uri in songs[1:4]:
+        history.record_play(r, "main", {"uri": uri, "user": "bo"}, NOW - timedelta(hours=2))
+    picks = {bender.next_pick(db, catalog, {}, NOW, random.Random(s)).uri for s in range(10)}
+    assert picks == {songs[4]}
+    tomorrow = NOW + timedelta(days=1)
+    picks = {bender.next_pick(db, catalog, {}, tomorrow, random.Random(s)).uri for s in range(30)}
+    assert picks == set(songs[1:])
+
+
 # --- filling -----------------------------------------------------------------------------------
 def test_fill_tops_main_up_to_three_and_previews_the_next(db, catalog, conf):
     added = bender.fill_nest(db, catalog, {}, NOW, listeners=2, rng=random.Random(5))
