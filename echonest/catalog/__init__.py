@@ -11,7 +11,7 @@ from echonest.catalog.registry import Catalog
 from echonest.catalog.search import search_results
 from echonest.catalog.track import Track
 
-__all__ = ["Album", "Catalog", "Provider", "Track", "get_catalog", "reset_catalogs",
+__all__ = ["Album", "Catalog", "Provider", "Track", "catalog_mode", "get_catalog", "reset_catalogs",
            "search_results"]
 
 log = logging.getLogger(__name__)

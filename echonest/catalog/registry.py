@@ -107,7 +107,7 @@ class Catalog:
         tracks = [t for t in result if isinstance(t, Track)]
         return tracks[:limit] if limit is not None else tracks
 
-    def normalize_uri(self, text: Any) -> tuple[Provider, str] | None:
+    def claim_uri(self, text: Any) -> tuple[Provider, str] | None:
         """A pasted URI/URL → (owning provider, canonical uri), or None if nobody claims it."""
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_URI_LENGTH:
             return None
@@ -122,7 +122,7 @@ class Catalog:
     def lookup(self, uri: Any) -> Track:
         """The track for a uri (or a pasted URL a provider recognises)."""
         text = _check_text(uri, "track uri", MAX_URI_LENGTH)
-        claimed = self.normalize_uri(text)
+        claimed = self.claim_uri(text)
         if claimed:
             provider, canonical = claimed
         else:
@@ -142,7 +142,7 @@ class Catalog:
         """Free-text search on the default provider; a pasted track uri/URL finds that track."""
         query = _check_text(q, "search query", _query_max(self._conf))
         limit = _check_limit(limit)
-        claimed = self.normalize_uri(query)
+        claimed = self.claim_uri(query)
         if not claimed and (scheme := _SCHEME.match(query)) and scheme.group(1) in self._by_scheme:
             claimed = self._by_scheme[scheme.group(1)], query
         if claimed:
