@@ -165,6 +165,24 @@ def test_a_typo_in_one_word_of_three_still_finds_the_song(offline):
     assert "Bohemian Rhapsody" in titles(offline.search("queen bohemian rapsody"))
 
 
+@pytest.mark.parametrize("query,artist", [("bohemain rhapsody", "Queen"), ("beyonse", "Beyoncé"),
+                                          ("metalica", "Metallica"), ("smels like teen sprit",
+                                                                      "Nirvana")])
+def test_one_typo_per_word_is_forgiven(offline, query, artist):
+    assert offline.search(query)[0].artists[0] == artist
+
+
+@pytest.mark.parametrize("a,b,near", [("bohemain", "bohemian", True), ("ab", "ba", True),
+                                      ("quen", "queen", True), ("queen", "queens", True),
+                                      ("abc", "cab", False), ("abcd", "badc", False),
+                                      ("same", "same", False), ("abc", "abcde", False)])
+def test_one_edit_apart(a, b, near):
+    from echonest.catalog.offline.index import one_edit_apart
+
+    assert one_edit_apart(a, b) is near and one_edit_apart(b, a) is near
+
+
+
 # --- Bender lookups ----------------------------------------------------------------------------
 @pytest.mark.parametrize("spelling", ["hip-hop", "Hip Hop", "hiphop", "rap", "HIP-HOP"])
 def test_genre_names_are_forgiving(offline, spelling):

@@ -10,16 +10,32 @@ from echonest.catalog.track import Track
 
 TITLE, ARTIST, ALBUM = 0, 1, 2
 _FIELD_WEIGHT = {TITLE: 3, ARTIST: 2, ALBUM: 1}
-_EXACT, _PREFIX, _INFIX = 10, 6, 2
+_EXACT, _PREFIX, _INFIX, _TYPO = 10, 6, 2, 1
 _MIN_INFIX = 3
+_MIN_TYPO = 4
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """True when b is a with one letter changed, added, dropped, or two neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        swapped = i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i]
+        return a[i + 1:] == b[i + 1:] or (swapped and a[i + 2:] == b[i + 2:])
+    return a[i:] == b[i + 1:]
 
 
 class SearchIndex:
     """Inverted index of folded words → (track, field), prefix lookups by bisecting the vocabulary.
 
     Every query word must match some word of the track (exact or prefix; or, for 3+ letters, a
-    substring of the run-together fields, so "acdc" finds AC/DC); if no track matches all
-    words, tracks matching most of them are returned. Whole-phrase matches on the title
+    substring of the run-together fields, so "acdc" finds AC/DC; or, failing all that, a word
+    one typo away); if no track matches all words, tracks matching most of them are returned. Whole-phrase matches on the title
     outrank everything, then artist and album phrase matches, then per-word scores.
     """
 
@@ -57,6 +73,11 @@ class SearchIndex:
             for i, compact in enumerate(self._compact):
                 if i not in hits and token in compact:
                     hits[i] = _INFIX
+        if not hits and len(token) >= _MIN_TYPO:  # "bohemain", "beyonse": one slip of the thumb
+            for word in self._vocab:
+                if one_edit_apart(token, word):
+                    for i, weight in self._words[word].items():
+                        hits[i] = max(hits.get(i, 0), _TYPO * weight)
         return hits
 
     def _phrase_bonus(self, i: int, phrase: str) -> int:
