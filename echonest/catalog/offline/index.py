@@ -13,6 +13,7 @@ _FIELD_WEIGHT = {TITLE: 3, ARTIST: 2, ALBUM: 1}
 _EXACT, _PREFIX, _INFIX, _TYPO = 10, 6, 2, 1
 _MIN_INFIX = 3
 _MIN_TYPO = 4
+_MAX_TOKENS = 12   # real queries are a few words; this bounds the work a hostile one can cause
 
 
 def one_edit_apart(a: str, b: str) -> bool:
@@ -103,7 +104,7 @@ class SearchIndex:
 
     def search(self, query: str, limit: int = 10) -> list[Track]:
         phrase = fold(query)
-        tokens = list(dict.fromkeys(phrase.split()))
+        tokens = list(dict.fromkeys(phrase.split()))[:_MAX_TOKENS]
         if not tokens or limit < 1:
             return []
         per_token = [self._word_hits(t) for t in tokens]
