@@ -28,7 +28,7 @@ export function createSearch(root, ctx) {
     class: "search-input",
     id: "search-input",
     type: "search",
-    placeholder: "Search songs, artists — or paste a Spotify link",
+    placeholder: window.matchMedia("(max-width: 640px)").matches ? "Search, or paste a Spotify link" : "Search songs and artists — or paste a Spotify link",
     autocomplete: "off",
     spellcheck: "false",
     "aria-label": "Search for a song",
