@@ -19,6 +19,7 @@ def test_every_non_public_route_refuses_an_anonymous_request(r):
     app = make_app(r, ECHONEST_API_TOKEN="")
     client = app.test_client()
     from echonest.web.auth import is_public_endpoint
+    from echonest.web.errors import wants_json
 
     checked = 0
     public_seen = set()
@@ -36,8 +37,7 @@ def test_every_non_public_route_refuses_an_anonymous_request(r):
             headers = {"Upgrade": "websocket", "Connection": "Upgrade"} if rule.websocket else {}
             response = client.open(path, method=method, headers=headers)
             checked += 1
-            if path.startswith(("/api/", "/socket", "/queue/", "/playing/", "/search/",
-                                "/add_song", "/jam", "/blast_airhorn")):
+            if wants_json(path):
                 assert response.status_code == 401, (method, path, response.status_code)
                 assert response.get_json()["error"] == "unauthorized", (method, path)
                 assert "Location" not in response.headers
@@ -54,6 +54,23 @@ def test_public_routes_answer_strangers(r):
     assert client.get("/health").get_json() == {"status": "ok", "redis": True}
     assert client.get("/login/").status_code == 200
     assert client.get("/static/js/theme-boot.js").status_code == 200
+
+
+def test_json_routes_are_exactly_the_api_and_legacy_ones():
+    from echonest.web.errors import wants_json
+
+    for path in ("/api/nests", "/api", "/socket", "/socket/ABCDE", "/queue/", "/playing/",
+                 "/search/v2", "/add_song", "/jam", "/blast_airhorn", "/health"):
+        assert wants_json(path), path
+    for path in ("/", "/nest/ABCDE", "/ABCDE", "/jam-session", "/socketry", "/apiary",
+                 "/healthy-beats", "/login/"):
+        assert not wants_json(path), path
+
+
+def test_a_stranger_on_a_vanity_link_that_looks_like_a_route_is_sent_to_sign_in(r):
+    client = make_app(r).test_client()
+    response = client.get("/jam-session")
+    assert response.status_code == 302 and "/login/?next=/jam-session" in response.headers["Location"]
 
 
 def test_unknown_api_routes_are_json_not_redirects(r):

@@ -16,8 +16,10 @@ from echonest.errors import EchoNestError, RateLimited
 log = logging.getLogger(__name__)
 
 # Legacy main-nest JSON routes (SPEC §10) answer like /api/* even though they predate it.
-JSON_PREFIXES = ("/api/", "/socket", "/queue/", "/playing/", "/search/", "/add_song", "/jam",
-                 "/blast_airhorn", "/health")
+# Exact paths, not prefixes: /jam-session could be a nest's vanity link, and a stranger
+# following it must get the sign-in redirect, not a 401 JSON body.
+JSON_PREFIXES = ("/api/", "/socket/", "/queue/", "/playing/", "/search/")
+JSON_PATHS = frozenset({"/api", "/socket", "/add_song", "/jam", "/blast_airhorn", "/health"})
 
 _HTTP_CODES = {
     400: "invalid_request",
@@ -33,7 +35,7 @@ _HTTP_CODES = {
 
 def wants_json(path: str | None = None) -> bool:
     path = request.path if path is None else path
-    return path == "/api" or path.startswith(JSON_PREFIXES)
+    return path in JSON_PATHS or path.startswith(JSON_PREFIXES)
 
 
 def error_body(code: str, message: str, **extra: object) -> dict:
