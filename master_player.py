@@ -9,7 +9,6 @@ the due check and the listener counts are each one pipelined batch for all nests
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import signal
@@ -25,7 +24,7 @@ from config import CONF
 from echonest import keys
 from echonest.errors import NestGone
 from echonest.membership import QuietableScript, live_member_counts
-from echonest.nest_registry import as_utc, utc_now
+from echonest.nest_registry import as_utc, decode_metadata, utc_now
 from nests import MAIN_NEST_ID, NestManager, should_delete_nest
 
 log = logging.getLogger("master_player")
@@ -66,13 +65,7 @@ def _nest_ids(client: redis.Redis) -> list[str]:
 
 
 def _metadata(raw: str | None, nest_id: str) -> dict[str, Any]:
-    try:
-        meta = json.loads(raw) if raw else None
-    except ValueError:
-        meta = None
-    if not isinstance(meta, dict):
-        meta = {"id": nest_id, "is_main": nest_id == MAIN_NEST_ID}
-    return meta
+    return decode_metadata(raw) or {"id": nest_id, "is_main": nest_id == MAIN_NEST_ID}
 
 
 def _record_play(client: redis.Redis, nest_id: str, finished: dict, now: datetime) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -24,7 +23,11 @@ from echonest.nest_names import (
     CODE_ALPHABET,
     MAIN_NEST_ID,
     MAIN_NEST_NAME,
+    MAX_ID_LENGTH,
     THEMED_NAMES,
+    check_member_id,
+    check_nest_id,
+    check_seed_uri,
     clean_name,
     clean_vanity,
     looks_like_code,
@@ -32,17 +35,23 @@ from echonest.nest_names import (
     slugify,
 )
 from echonest.nest_names import generate_code as _random_code
-from echonest.nest_registry import CREATE_LUA, DELETE_START, TOUCH, UPDATE, as_utc, iso, utc_now
+from echonest.nest_registry import (
+    CREATE_LUA,
+    DELETE_START,
+    TOUCH,
+    UPDATE,
+    as_utc,
+    decode_metadata,
+    iso,
+    script_error,
+    utc_now,
+)
 
 __all__ = [
     "CODE_ALPHABET", "NestManager", "join_nest", "leave_nest", "legacy_key_mapping",
     "member_key", "members_key", "pubsub_channel", "refresh_member_ttl", "should_delete_nest",
 ]
 
-log = logging.getLogger(__name__)
-
-_MAX_ID_LENGTH = 64
-_MAX_EMAIL_LENGTH = 320
 _DELETE_SCAN_COUNT = 1000
 _GENRE_BY_NAME = {name.lower(): genre for name, genre in THEMED_NAMES.items()}
 
@@ -124,18 +133,6 @@ def should_delete_nest(metadata: dict[str, Any] | None, members: Any, queue_size
     return (moment - last).total_seconds() >= ttl_minutes * 60
 
 
-def _check_email(email: Any) -> str:
-    if not isinstance(email, str) or not email.strip() or len(email) > _MAX_EMAIL_LENGTH:
-        raise InvalidRequest("a member id must be a non-empty string")
-    return email.strip()
-
-
-def _check_nest_id(nest_id: Any) -> str:
-    if not isinstance(nest_id, str) or not nest_id or len(nest_id) > _MAX_ID_LENGTH:
-        raise NotFound("no such nest")
-    return nest_id
-
-
 class NestManager:
     """The nest registry and membership for one Redis; no I/O until a method is called."""
 
@@ -170,12 +167,12 @@ class NestManager:
         return self.get_nest(MAIN_NEST_ID) or self.main_metadata()
 
     def get_nest(self, nest_id: Any) -> dict[str, Any] | None:
-        if not isinstance(nest_id, str) or not nest_id or len(nest_id) > _MAX_ID_LENGTH:
+        if not isinstance(nest_id, str) or not nest_id or len(nest_id) > MAX_ID_LENGTH:
             return None
         raw = self.redis.hget(keys.NESTS_REGISTRY, nest_id)
         if raw is None and nest_id == MAIN_NEST_ID:
             return self.ensure_main()
-        return _decode(raw)
+        return decode_metadata(raw)
 
     def resolve_code(self, code_or_vanity: Any) -> str | None:
         """A code, vanity code or 'main', in any case → nest id (None when unknown)."""
@@ -198,7 +195,7 @@ class NestManager:
         self.redis.hsetnx(keys.NESTS_REGISTRY, MAIN_NEST_ID, json.dumps(self.main_metadata()))
         found = []
         for nest_id, raw in self.redis.hgetall(keys.NESTS_REGISTRY).items():
-            meta = _decode(raw)
+            meta = decode_metadata(raw)
             if meta is not None:
                 found.append((nest_id, meta))
         found.sort(key=lambda pair: (pair[0] != MAIN_NEST_ID, str(pair[1].get("created_at"))))
@@ -217,7 +214,7 @@ class NestManager:
     def create_nest(self, creator_email: str, name: str | None = None,
                     seed_uri: str | None = None, *, now: datetime | None = None
                     ) -> dict[str, Any]:
-        creator = _check_email(creator_email)
+        creator = check_member_id(creator_email)
         genre_hint = None
         if name is None:
             used = {meta.get("name") for _, meta in self.list_nests()}
@@ -232,7 +229,7 @@ class NestManager:
             "is_main": False, "bender_enabled": bool(self.conf.NEST_BENDER_DEFAULT),
         }
         if seed_uri is not None:
-            meta["seed_uri"] = _check_seed_uri(seed_uri)
+            meta["seed_uri"] = check_seed_uri(seed_uri)
         if genre_hint:
             meta["genre_hint"] = genre_hint
         if self._create_script is None:
@@ -257,10 +254,10 @@ class NestManager:
                     vanity_code: str | None = None, bender_enabled: bool | None = None
                     ) -> dict[str, Any]:
         """Creator-only rename / vanity code / Bender switch; publishes ``nest_update``."""
-        nest_id = _check_nest_id(nest_id)
+        nest_id = check_nest_id(nest_id)
         if nest_id == MAIN_NEST_ID:
             raise Forbidden("the Home Nest cannot be changed")
-        user = _check_email(user)
+        user = check_member_id(user)
         fields: dict[str, Any] = {}
         if name is not None:
             fields["name"] = clean_name(name)
@@ -282,13 +279,13 @@ class NestManager:
         except NestGone:
             raise NotFound("no such nest") from None
         except EchoNestError as exc:
-            raise _typed(exc) from None
+            raise script_error(exc) from None
         return json.loads(encoded)
 
     def touch_nest(self, nest_id: str, *, now: datetime | None = None) -> bool:
         """Move ``last_activity`` to now; False when the nest is gone."""
         try:
-            _, touched = TOUCH(self.redis, _check_nest_id(nest_id),
+            _, touched = TOUCH(self.redis, check_nest_id(nest_id),
                                args=[iso(now or utc_now())])
         except NestGone:
             return False
@@ -300,7 +297,7 @@ class NestManager:
         With ``only_if_idle_since`` (the ``last_activity`` the caller judged), nothing happens
         unless the nest is still that idle, memberless and empty: returns False.
         """
-        nest_id = _check_nest_id(nest_id)
+        nest_id = check_nest_id(nest_id)
         if nest_id == MAIN_NEST_ID:
             raise Forbidden("the Home Nest cannot be deleted")
         try:
@@ -312,7 +309,7 @@ class NestManager:
                 event=events.NEST_DELETED)
         except EchoNestError as exc:
             if not isinstance(exc, NestGone):
-                raise _typed(exc) from None
+                raise script_error(exc) from None
             # Another caller is mid-delete, or the nest is half-deleted after a crash: finish it.
             if self.redis.exists(keys.nest_deleting(nest_id)):
                 self._purge(nest_id)
@@ -332,23 +329,23 @@ class NestManager:
     # --- membership ----------------------------------------------------------------------
     def join_nest(self, nest_id: str, email: str, *, now: datetime | None = None) -> int:
         """One more open connection for ``email``; returns the live member count."""
-        return membership.join(self.redis, _check_nest_id(nest_id), _check_email(email),
+        return membership.join(self.redis, check_nest_id(nest_id), check_member_id(email),
                                int(self.conf.MEMBER_TTL_SECONDS or 90), iso(now or utc_now()))
 
     def leave_nest(self, nest_id: str, email: str) -> int:
         """One connection fewer; the member leaves with their last. Gone nest → 0."""
         try:
-            return membership.leave(self.redis, _check_nest_id(nest_id), _check_email(email))
+            return membership.leave(self.redis, check_nest_id(nest_id), check_member_id(email))
         except NestGone:
             return 0
 
     def heartbeat(self, nest_id: str, email: str, ttl_seconds: int | None = None) -> int:
         ttl = int(ttl_seconds or self.conf.MEMBER_TTL_SECONDS or 90)
-        return membership.heartbeat(self.redis, _check_nest_id(nest_id), _check_email(email), ttl)
+        return membership.heartbeat(self.redis, check_nest_id(nest_id), check_member_id(email), ttl)
 
     def live_members(self, nest_id: str) -> list[str]:
         try:
-            return membership.prune(self.redis, _check_nest_id(nest_id))
+            return membership.prune(self.redis, check_nest_id(nest_id))
         except (NestGone, NotFound):
             return []
 
@@ -358,33 +355,6 @@ class NestManager:
     def live_member_counts(self, nest_ids: list[str]) -> dict[str, int]:
         """Read-only live counts for many nests in at most two round trips."""
         return membership.live_member_counts(self.redis, nest_ids)
-
-
-_ERRORS_BY_CODE = {cls.code: cls for cls in (Forbidden, NotFound, InvalidRequest)}
-
-
-def _typed(exc: EchoNestError) -> EchoNestError:
-    """A script's error as the matching EchoNestError subclass, so callers can catch it."""
-    cls = _ERRORS_BY_CODE.get(exc.code)
-    return cls(exc.message) if cls is not None and type(exc) is EchoNestError else exc
-
-
-def _decode(raw: str | None) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    try:
-        meta = json.loads(raw)
-    except ValueError:
-        log.warning("unreadable nest metadata: %.80s", raw)
-        return None
-    return meta if isinstance(meta, dict) else None
-
-
-def _check_seed_uri(seed_uri: Any) -> str:
-    if (not isinstance(seed_uri, str) or not 3 <= len(seed_uri) <= 200
-            or seed_uri.count(":") < 2 or any(ch.isspace() or ch in "<>\"'" for ch in seed_uri)):
-        raise InvalidRequest("seed_uri must be a track URI like local:track:… or spotify:track:…")
-    return seed_uri
 
 
 def _scan_batches(client: redis.Redis, pattern: str):

@@ -7,12 +7,14 @@ import secrets
 import unicodedata
 from typing import Any
 
-from echonest.errors import InvalidRequest
+from echonest.errors import InvalidRequest, NotFound
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 MAIN_NEST_ID = "main"
 MAIN_NEST_NAME = "Home Nest"
 NAME_MAX_LENGTH = 40
+MAX_ID_LENGTH = 64
+MAX_MEMBER_ID_LENGTH = 320
 VANITY_RE = re.compile(r"^[a-z][a-z0-9-]{2,23}$")
 RESERVED_VANITY = frozenset(
     "admin api socket nest login logout signup static assets health status metrics terms "
@@ -47,18 +49,23 @@ THEMED_NAMES: dict[str, str] = {
     "SalsaNest": "latin",
     "LatinNest": "latin",
     "ClassicNest": "classical",
-    "AmbientNest": "ambient",
-    "LoFiNest": "lo-fi",
+    "TripHopNest": "trip-hop",
+    "ChillNest": "chill",
     "GrungeNest": "grunge",
     "MotownNest": "soul",
-    "BossaNest": "bossa nova",
-    "SwingNest": "swing",
-    "GospelNest": "gospel",
-    "DreamNest": "dream pop",
-    "NeonNest": "synthwave",
+    "SambaNest": "latin",
+    "SwingNest": "jazz",
+    "GospelNest": "soul",
+    "DreamNest": "indie",
+    "NeonNest": "electronic",
     "SunsetNest": "chill",
     "BeatNest": "hip-hop",
-    "RetroNest": "80s",
+    "RetroNest": "disco",
+    "PsychNest": "psychedelic",
+    "FlamencoNest": "flamenco",
+    "DancehallNest": "dancehall",
+    "ReggaetonNest": "reggaeton",
+    "PostRockNest": "post-rock",
 }
 
 
@@ -121,3 +128,22 @@ def pick_themed_name(used_names: set[str]) -> tuple[str, str]:
     while f"{base} {number}" in used_names:
         number += 1
     return f"{base} {number}", THEMED_NAMES[base]
+
+
+def check_member_id(email: Any) -> str:
+    if not isinstance(email, str) or not email.strip() or len(email) > MAX_MEMBER_ID_LENGTH:
+        raise InvalidRequest("a member id must be a non-empty string")
+    return email.strip()
+
+
+def check_nest_id(nest_id: Any) -> str:
+    if not isinstance(nest_id, str) or not nest_id or len(nest_id) > MAX_ID_LENGTH:
+        raise NotFound("no such nest")
+    return nest_id
+
+
+def check_seed_uri(seed_uri: Any) -> str:
+    if (not isinstance(seed_uri, str) or not 3 <= len(seed_uri) <= 200
+            or seed_uri.count(":") < 2 or any(ch.isspace() or ch in "<>\"'" for ch in seed_uri)):
+        raise InvalidRequest("seed_uri must be a track URI like local:track:… or spotify:track:…")
+    return seed_uri

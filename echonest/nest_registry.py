@@ -7,10 +7,15 @@ registry write for a nest is guarded: once a nest is gone, nothing can bring its
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from echonest.errors import EchoNestError, Forbidden, InvalidRequest, NotFound
 from echonest.membership import QuietableScript
+
+log = logging.getLogger(__name__)
 
 # KEYS[1] registry, KEYS[2] code lookup, KEYS[3] lower-case lookup (a vanity code that would
 # shadow the code), KEYS[4] the code's deleting marker.
@@ -141,3 +146,23 @@ def as_utc(value: Any) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+ERRORS_BY_CODE = {cls.code: cls for cls in (Forbidden, NotFound, InvalidRequest)}
+
+
+def script_error(exc: EchoNestError) -> EchoNestError:
+    """A script's error as the matching EchoNestError subclass, so callers can catch it."""
+    cls = ERRORS_BY_CODE.get(exc.code)
+    return cls(exc.message) if cls is not None and type(exc) is EchoNestError else exc
+
+
+def decode_metadata(raw: str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        log.warning("unreadable nest metadata: %.80s", raw)
+        return None
+    return meta if isinstance(meta, dict) else None

@@ -299,3 +299,22 @@ def test_module_runs_as_a_worker_and_stops_on_sigterm(r, redis_url):
         if proc.poll() is None:
             proc.kill()
     assert "player worker stopped" in proc.stderr.read()
+
+
+def test_bender_keeps_a_listened_nest_playing_from_the_offline_catalog(r, monkeypatch):
+    from echonest.catalog import get_catalog
+
+    monkeypatch.setitem(CONF._values, "USE_BENDER", True)
+    catalog = get_catalog(CONF.copy(CATALOG="offline"))
+    listened, empty = _nest(r), _nest(r)
+    nests.NestManager(r).join_nest(listened, "a@x.io")
+    for second in range(3):
+        master_player.master_player_tick_all(now=T0 + timedelta(seconds=second),
+                                             redis_client=r, catalog=catalog)
+    later = T0 + timedelta(seconds=3)
+    playing = DB(listened, init_history_to_redis=False, redis_client=r).now_playing(later)
+    assert playing["auto"] is True and catalog.lookup(playing["uri"]).title == playing["title"]
+    queue = DB(listened, init_history_to_redis=False, redis_client=r).queue_items()
+    assert len(queue) == CONF.NEST_MIN_QUEUE_DEPTH and all(item["auto"] for item in queue)
+    idle = DB(empty, init_history_to_redis=False, redis_client=r)
+    assert idle.queue_size() == 0 and idle.now_playing(later).get("uri") is None

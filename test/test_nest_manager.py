@@ -359,3 +359,11 @@ def test_live_member_counts_in_batch(mgr, r):
     mgr.join_nest(one, "y@x.io")
     r.delete(keys.member_key(one, "y@x.io"))
     assert mgr.live_member_counts([one, two, "main"]) == {one: 1, two: 0, "main": 0}
+
+
+def test_every_themed_genre_gives_bender_songs_offline():
+    from echonest.catalog import get_catalog
+
+    catalog = get_catalog(CONF.copy(CATALOG="offline"))
+    empty = [name for name, genre in THEMED_NAMES.items() if not catalog.genre_tracks(genre, 5)]
+    assert empty == []
