@@ -285,6 +285,23 @@ def test_run_stops_when_asked(r, no_bender):
     assert nests.NestManager(r).get_nest("main") is not None
 
 
+def test_cleanup_loop_cleans_then_stops(r):
+    idle = _nest(r)  # created at T0, long ago by the wall clock the loop uses
+    stop = threading.Event()
+    loop = threading.Thread(target=master_player.nest_cleanup_loop, args=(stop, 3600, r))
+    loop.start()
+    try:
+        for _ in range(300):
+            if nests.NestManager(r).get_nest(idle) is None:
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        loop.join(timeout=30)
+    assert not loop.is_alive()
+    assert nests.NestManager(r).get_nest(idle) is None
+
+
 def test_module_runs_as_a_worker_and_stops_on_sigterm(r, redis_url):
     env = {**os.environ, "REDIS_URL": redis_url, "USE_BENDER": "false"}
     proc = subprocess.Popen([sys.executable, "-m", "master_player"], cwd=ROOT, env=env,

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from config import CONF
+from echonest.errors import InvalidRequest
 
 CREATOR = "creator@example.com"
 FUTURE = "Phase 5 (future): {} is not part of the nests MVP"
@@ -227,6 +228,17 @@ class TestNestCleanupLogic:
         assert nests.should_delete_nest(later_zone, 0, 0, now) is True  # 10:00 UTC too
         assert nests.should_delete_nest(at_ttl, 0, 0, now.replace(tzinfo=None)) is True
         assert nests.should_delete_nest({**at_ttl, "ttl_minutes": 180}, 0, 0, now) is False
+
+
+    def test_hostile_inputs(self):
+        nests = importlib.import_module("nests")
+        now = datetime(2026, 3, 2, 12, 0)
+        assert nests.should_delete_nest(None, 0, 0, now) is False
+        assert nests.should_delete_nest({"is_main": "true"}, 0, 0, now) is False
+        unreadable = {"is_main": False, "last_activity": "yesterday-ish"}
+        assert nests.should_delete_nest(unreadable, 0, 0, now) is True  # nobody can be using it
+        with pytest.raises(InvalidRequest):
+            nests.should_delete_nest({"is_main": False}, 0, 0, "not a time")
 
 
 # --- T6/T9 -------------------------------------------------------------------------------------
