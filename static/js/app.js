@@ -78,6 +78,7 @@ if (meSlot && me.id) meSlot.replaceChildren(avatar(me.id, { name: me.name, url: 
 let lastPlayingId = null;
 
 function applyPlaying(playing) {
+  const before = ctx.clock.position();
   ctx.clock.update(playing || { paused: true, now: new Date().toISOString() });
   if (!playing || playing.id === undefined) ctx.clock.duration = 0;
   nowView.render(playing);
@@ -85,7 +86,7 @@ function applyPlaying(playing) {
   if (id !== lastPlayingId) {
     lastPlayingId = id;
     if (id) onSongChange(playing);
-  }
+  } else if (id) onClockJump(playing, before);
   queueView.updateEtas();
 }
 
@@ -127,10 +128,13 @@ function onEvent(name, data) {
       if (data.id !== undefined || "paused" in data) applyPlaying(data);
       else ctx.api.playing().then(applyPlaying).catch(() => {});
       break;
-    case "player_position":
+    case "player_position": {
+      const before = ctx.clock.position();
       ctx.clock.update({ ...data, uri: undefined });
       nowView.tick();
+      onClockJump(nowView.current(), before);
       break;
+    }
     case "member_update":
       bar.setCount(data.count);
       break;
@@ -169,16 +173,44 @@ setInterval(() => queueView.updateEtas(), 15000);
 
 // Play along.
 const syncBtn = $("#sync-btn");
+// Spotify play-along goes through the server's Connect endpoint with the listener's own token;
+// if the server has none (404) or the user never connected Spotify, we say so and follow the clock.
+let spotifyUnavailable = false;
+async function spotifyPlay(playing) {
+  if (spotifyUnavailable) return;
+  const uri = String(playing.uri || playing.trackid || "");
+  try {
+    await ctx.api.request("POST", "/api/spotify/play", { uri, position_ms: Math.round(ctx.clock.position() * 1000) });
+    setText($("#sync-note"), "Playing along on your Spotify device.");
+  } catch (e) {
+    if (e.status === 404 || e.status === 405) spotifyUnavailable = true;
+    setText(
+      $("#sync-note"),
+      e.status === 404 || e.status === 405
+        ? "Spotify play-along isn't available on this server yet — following the shared clock."
+        : `Spotify play-along: ${errorWords(e)}`,
+    );
+  }
+}
+
 function onSongChange(playing) {
   if (!ctx.audio.enabled) return;
   const uri = String(playing.uri || playing.trackid || "");
   if (uri.startsWith("spotify:")) {
-    setText($("#sync-note"), "Spotify play-along isn't connected on this server yet — following the shared clock.");
+    spotifyPlay(playing);
   } else {
     setText($("#sync-note"), "Catalog songs have no audio here: a soft chime marks each new song; airhorns play out loud.");
     ctx.audio.chime();
   }
 }
+
+// Same song, but the shared clock jumped (pause/resume, seek, drift) by more than 3 s: re-sync.
+function onClockJump(playing, before) {
+  if (!ctx.audio.enabled || !playing) return;
+  const uri = String(playing.uri || playing.trackid || "");
+  if (uri.startsWith("spotify:") && Math.abs(ctx.clock.position() - before) > 3) spotifyPlay(playing);
+}
+
 syncBtn?.addEventListener("click", async () => {
   if (ctx.audio.enabled) {
     ctx.audio.disable();

@@ -142,6 +142,10 @@ export function createSearch(root, ctx) {
     }
     timer = setTimeout(() => run(q), parseTrackLink(q) ? 0 : 220);
   });
+  // On a phone the keyboard covers half the screen: bring the box and its results to the top.
+  input.addEventListener("focus", () => {
+    if (window.matchMedia("(max-width: 640px)").matches) root.scrollIntoView({ block: "start" });
+  });
   input.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape") close();
     if (ev.key === "Enter") {
