@@ -164,6 +164,11 @@ def master_player_tick_all(now: datetime | None = None, redis_client: redis.Redi
 def cleanup_tick(now: datetime, redis_client: redis.Redis | None = None) -> list[str]:
     """Delete every temporary nest ``should_delete_nest`` condemns; returns the deleted ids."""
     client = redis_client or _default_client()
+    manager = NestManager(client)
+    try:
+        manager.finish_deletes(now=as_utc(now))
+    except Exception:
+        log.exception("could not finish interrupted nest deletes")
     metas = {nest_id: _metadata(raw, nest_id)
              for nest_id, raw in client.hgetall(keys.NESTS_REGISTRY).items()
              if nest_id != MAIN_NEST_ID}
@@ -175,7 +180,6 @@ def cleanup_tick(now: datetime, redis_client: redis.Redis | None = None) -> list
     for nest_id in ids:
         pipe.zcard(keys.nest_key(nest_id, keys.PRIORITY_QUEUE))
     sizes = dict(zip(ids, pipe.execute(), strict=True))
-    manager = NestManager(client)
     deleted = []
     for nest_id in ids:
         meta = metas[nest_id]

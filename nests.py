@@ -304,8 +304,9 @@ class NestManager:
             _, started = DELETE_START(
                 self.redis, nest_id,
                 keys_=[keys.nest_code(nest_id), keys.members_key(nest_id),
-                       keys.nest_key(nest_id, keys.PRIORITY_QUEUE)],
-                args=[only_if_idle_since or "", keys.nest_code(""), keys.member_key(nest_id, "")],
+                       keys.nest_key(nest_id, keys.PRIORITY_QUEUE), keys.NESTS_BEING_DELETED],
+                args=[only_if_idle_since or "", keys.nest_code(""), keys.member_key(nest_id, ""),
+                      int(utc_now().timestamp())],
                 event=events.NEST_DELETED)
         except EchoNestError as exc:
             if not isinstance(exc, NestGone):
@@ -320,11 +321,29 @@ class NestManager:
         self._purge(nest_id)
         return True
 
+    def finish_deletes(self, *, now: datetime | None = None,
+                       older_than_seconds: int = 600) -> list[str]:
+        """Finish deletes a crash interrupted (started over ``older_than_seconds`` ago)."""
+        cutoff = (now or utc_now()).timestamp() - older_than_seconds
+        finished = []
+        for nest_id in self.redis.smembers(keys.NESTS_BEING_DELETED):
+            started = self.redis.get(keys.nest_deleting(nest_id))
+            try:
+                stale = started is None or float(started) <= cutoff
+            except ValueError:
+                stale = True
+            if stale and not self.redis.hexists(keys.NESTS_REGISTRY, nest_id):
+                self._purge(nest_id)
+                finished.append(nest_id)
+        return finished
+
     def _purge(self, nest_id: str) -> None:
-        # Writers are refused from the moment the deleting marker exists, so this sweep is final.
+        # Writers are refused once the registry entry is gone, so this sweep is final; the
+        # marker keeps the code from being reused until the sweep is done.
         for batch in _scan_batches(self.redis, keys.nest_pattern(nest_id)):
             self.redis.unlink(*batch)
         self.redis.delete(keys.nest_deleting(nest_id))
+        self.redis.srem(keys.NESTS_BEING_DELETED, nest_id)
 
     # --- membership ----------------------------------------------------------------------
     def join_nest(self, nest_id: str, email: str, *, now: datetime | None = None) -> int:

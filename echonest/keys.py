@@ -151,3 +151,7 @@ MEMBERS_CONN = "MEMBERS-CONN"
 
 def members_conn_key(nest_id: str) -> str:
     return nest_key(nest_id, MEMBERS_CONN)
+
+
+# Ids of nests whose delete started (set): lets cleanup finish a delete a crash interrupted.
+NESTS_BEING_DELETED = "NESTS|deleting"

@@ -88,9 +88,9 @@ end
 quiet = true
 """)
 
-# KEYS[5] code lookup, KEYS[6] members set, KEYS[7] priority queue.
-# ARGV[4] last_activity the caller saw ('' = delete unconditionally), ARGV[5] lookup prefix,
-# ARGV[6] member liveness key prefix. With ARGV[4] set, the nest is only deleted if it is still
+# KEYS[5] code lookup, KEYS[6] members set, KEYS[7] priority queue, KEYS[8] set of ids being
+# deleted. ARGV[4] last_activity the caller saw ('' = delete unconditionally), ARGV[5] lookup
+# prefix, ARGV[6] member liveness key prefix, ARGV[7] now (epoch seconds, the marker's value). With ARGV[4] set, the nest is only deleted if it is still
 # as idle as the cleanup worker saw it: nobody joined or queued a song in between.
 DELETE_START = QuietableScript("""
 if nest_id == 'main' then
@@ -106,7 +106,8 @@ if ARGV[4] ~= '' then
   if busy then result = 0 end
 end
 if result == 1 then
-  redis.call('SET', KEYS[2], '1')
+  redis.call('SET', KEYS[2], ARGV[7])
+  redis.call('SADD', KEYS[8], nest_id)
   redis.call('HDEL', KEYS[1], nest_id)
   if redis.call('GET', KEYS[5]) == nest_id then redis.call('DEL', KEYS[5]) end
   local vanity = meta['vanity_code']

@@ -212,7 +212,7 @@ def test_delete_removes_everything_and_announces_it(mgr, r):
     assert r.keys(f"NEST:{code}|*") == []
     assert r.hget("NESTS|registry", code) is None
     assert r.get(f"NESTS|code:{code}") is None and r.get("NESTS|code:gone-soon") is None
-    assert r.get(f"NESTS|deleting:{code}") is None
+    assert r.get(f"NESTS|deleting:{code}") is None and r.smembers("NESTS|deleting") == set()
     assert mgr.resolve_code(code) is None and mgr.get_nest(code) is None
     pubsub.close()
 
@@ -367,3 +367,27 @@ def test_every_themed_genre_gives_bender_songs_offline():
     catalog = get_catalog(CONF.copy(CATALOG="offline"))
     empty = [name for name, genre in THEMED_NAMES.items() if not catalog.genre_tracks(genre, 5)]
     assert empty == []
+
+
+def _crash_mid_delete(mgr, r, code, started_at):
+    """The state a worker leaves when it dies after the delete step, before the sweep."""
+    atomic.apply(r, code, [["SET", keys.nest_key(code, keys.VOLUME), 30]])
+    r.hdel("NESTS|registry", code)
+    r.delete(f"NESTS|code:{code}")
+    r.set(f"NESTS|deleting:{code}", int(started_at.timestamp()))
+    r.sadd("NESTS|deleting", code)
+
+
+def test_cleanup_finishes_a_delete_a_crash_interrupted(mgr, r):
+    import master_player
+
+    stale, fresh = mgr.create_nest("a@x.io")["code"], mgr.create_nest("b@x.io")["code"]
+    _crash_mid_delete(mgr, r, stale, NOW - timedelta(hours=1))
+    _crash_mid_delete(mgr, r, fresh, NOW)  # maybe still sweeping elsewhere: leave it be
+    master_player.cleanup_tick(NOW, redis_client=r)
+    assert r.keys(f"NEST:{stale}|*") == [] and not r.exists(f"NESTS|deleting:{stale}")
+    assert r.smembers("NESTS|deleting") == {fresh}
+    assert r.exists(f"NEST:{fresh}|MISC|volume") and r.exists(f"NESTS|deleting:{fresh}")
+    assert not r.exists(f"NESTS|deleting:{stale}")  # its code can be handed out again
+    assert mgr.delete_nest(fresh) is True  # an explicit retry finishes at once
+    assert r.smembers("NESTS|deleting") == set() and r.keys(f"NEST:{fresh}|*") == []
