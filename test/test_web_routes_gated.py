@@ -78,3 +78,23 @@ def test_unknown_api_routes_are_json_not_redirects(r):
     response = client.get("/api/no/such/thing")
     assert response.status_code == 404
     assert response.get_json()["error"] == "not_found"
+
+
+def test_first_request_builds_clients_lazily_without_deadlock(r):
+    """Nothing connects at creation; the first page builds Redis inside the nest manager."""
+    import threading
+
+    from web_support import make_conf, sign_in
+
+    from app import create_app
+
+    app = create_app(make_conf())  # no injected client: the real lazy path
+    assert "redis" not in app.extensions.get("echonest", {})
+    client = app.test_client()
+    sign_in(client, "ann@example.com")
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(page=client.get("/").status_code))
+    worker.start()
+    worker.join(30)
+    assert result.get("page") == 200
+    assert app.extensions["echonest"]["redis"].ping()

@@ -14,7 +14,7 @@ from flask import current_app, request
 from echonest.errors import InvalidRequest, NotFound
 
 EXTENSION = "echonest"
-_lock = threading.Lock()
+_lock = threading.RLock()  # builders nest: nest_manager() builds redis() first
 
 
 def state() -> dict[str, Any]:
