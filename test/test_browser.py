@@ -204,3 +204,57 @@ def test_screenshots_of_the_main_screens(r, redis_url, chromium, tmp_path):
             assert v.errors == [] and v.dialogs == []
             v.close()
     assert len(list(out.glob("*.png"))) == 8
+
+
+def test_airhorns_reach_other_listeners_and_full_queue_is_explained(r, redis_url, chromium):
+    exp = expect()
+    with web_server(redis_url, {"USE_BENDER": False, "NEST_MAX_QUEUE_DEPTH": 1}) as srv:
+        host = Visitor(chromium, srv.url, "Hana")
+        code = host.build_nest("Horn Section")
+        host.goto(f"/nest/{code}")
+        guest = Visitor(chromium, srv.url, "Gus", viewport=PHONE)
+        guest.goto(f"/nest/{code}")
+        exp(host.listener_count()).to_have_text("2")
+
+        # Sync audio is a real toggle (WebAudio starts on the click).
+        guest.page.click("#sync-btn")
+        exp(guest.page.locator("#sync-btn")).to_have_attribute("aria-pressed", "true")
+
+        host.page.locator("#airhorns .horn-btn[data-horn=foghorn]").click()
+        exp(guest.page.locator("#airhorns .horn-recent .horn-name")).to_have_text(["Foghorn"])
+        exp(host.page.locator("#airhorns .horn-recent .horn-name")).to_have_text(["Foghorn"])
+
+        # The nest holds one song; the second add explains itself inline, in words.
+        host.search_and_add("madonna", "Angel")
+        exp(guest.row("Angel")).to_have_count(1)
+        result = guest.search_and_add("starboy", "Starboy")
+        exp(result.locator(".inline-error")).to_contain_text("queue is full")
+        exp(result.locator(".add-btn")).to_have_text("Add")
+        assert host.dialogs == [] and guest.dialogs == []
+        assert host.errors == [] and guest.errors == []
+        guest.close()
+        host.close()
+
+
+def test_socket_reconnects_and_refetches_what_it_missed(server, chromium):
+    exp = expect()
+    v = Visitor(chromium, server.url, "Rosa")
+    code = v.build_nest("Flaky Wifi")
+    v.goto(f"/nest/{code}")
+    # Drop the socket, then change the queue while it is down: only a refetch can show it.
+    status = v.page.evaluate(
+        """async (code) => {
+            window.echonest.socket.drop();
+            const boot = JSON.parse(document.getElementById('echonest-boot').textContent);
+            const res = await fetch(`/api/nests/${code}/songs`, {method: 'POST',
+                headers: {'Content-Type': 'application/json', 'X-CSRF-Token': boot.csrf_token},
+                body: JSON.stringify({track_uri: 'local:track:madonna-angel'})});
+            return res.status;
+        }""",
+        code,
+    )
+    assert status == 200
+    exp(v.page.locator("#conn-status")).to_have_attribute("data-state", "live")
+    exp(v.row("Angel")).to_have_count(1)
+    assert v.errors == []
+    v.close()

@@ -22,15 +22,19 @@ export class ApiError extends Error {
   }
 }
 
-// The friendly sentence for an error; the server's own message when it is specific.
+// Words people read. Our own sentences for the common refusals; the server's message otherwise.
+const OURS = new Set(["queue_full", "already_queued", "rate_limited", "network", "unauthorized", "nest_gone"]);
+
 export function errorWords(err) {
   if (!err) return "Something went wrong.";
-  const code = err.code || "";
-  if (code === "rate_limited" && err.retryAfter) {
-    return `Slow down — try again in ${Math.ceil(err.retryAfter / 60) > 1 ? `${Math.ceil(err.retryAfter / 60)} minutes` : `${err.retryAfter} s`}.`;
+  const code = err.code || err.error || "";
+  const retry = Number(err.retryAfter ?? err.body?.retry_after ?? err.retry_after);
+  if (code === "rate_limited" && retry > 0) {
+    const wait = retry >= 90 ? `${Math.ceil(retry / 60)} minutes` : `${Math.ceil(retry)} seconds`;
+    return `Slow down — you can do that again in ${wait}.`;
   }
-  if (WORDS[code]) return code === "invalid_request" && err.message ? err.message : WORDS[code];
-  return err.message || "Something went wrong.";
+  if (OURS.has(code)) return WORDS[code];
+  return err.message || WORDS[code] || "Something went wrong.";
 }
 
 export function createApi({ csrfToken, nestCode }) {

@@ -253,4 +253,4 @@ window.addEventListener("unhandledrejection", (ev) => {
   if (ev.reason && ev.reason.code) toast(errorWords(ev.reason), "error");
 });
 
-window.echonest = { ctx, refetchAll, live };
+window.echonest = { ctx, refetchAll, live, socket };

@@ -109,6 +109,10 @@ export function connectSocket(nestId, { onEvent, onResync, onStatus }) {
   return {
     send,
     setVersion,
+    // Lose the connection as a flaky network would (the reconnect path takes over).
+    drop() {
+      ws?.close();
+    },
     close() {
       stopped = true;
       clearInterval(pingTimer);
