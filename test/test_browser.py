@@ -110,6 +110,14 @@ def test_two_guests_build_join_add_vote_jam_live(server, chromium):
     exp(bob.row("Angel").locator(".comment-text")).to_have_text(XSS)
     assert bob.page.locator("#queue img[src=x]").count() == 0
 
+    # Only the creator gets the host tools; clearing takes a second tap and empties every screen.
+    exp(bob.page.locator("#host-tools")).to_be_hidden()
+    alice.page.click("#clear-btn")
+    exp(alice.page.locator("#clear-btn")).to_have_text("Tap again to clear")
+    alice.page.click("#clear-btn")
+    exp(bob.page.locator("#queue .queue-empty")).to_be_visible()
+    exp(bob.page.locator("#queue .qrow")).to_have_count(0)
+
     # Bob leaves: Alice's listener count drops back.
     bob.close()
     exp(alice.listener_count()).to_have_text("1")

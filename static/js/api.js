@@ -99,5 +99,7 @@ export function createApi({ csrfToken, nestCode }) {
     listNests: () => request("GET", "/api/nests"),
     createNest: (name) => request("POST", "/api/nests", name ? { name } : {}),
     renameNest: (code, name) => request("PATCH", `/api/nests/${encodeURIComponent(code)}`, { name }),
+    setBender: (code, on) => request("PATCH", `/api/nests/${encodeURIComponent(code)}`, { bender_enabled: Boolean(on) }),
+    clear: () => request("POST", `${nestBase}/clear`),
   };
 }

@@ -143,6 +143,7 @@ function onEvent(name, data) {
       break;
     case "nest_update":
       bar.setNest(data);
+      if (data && "bender_enabled" in data && benderBtn) showBender(data.bender_enabled);
       break;
     case "nest_deleted":
       nestGone();
@@ -229,6 +230,58 @@ syncBtn?.addEventListener("click", async () => {
   else setText($("#sync-note"), "Sync audio is on: airhorns and song changes play on this device.");
   toast("Sync audio on — airhorns will play here");
 });
+
+// Host tools: the creator (or an admin in Main) may clear the queue; the creator may switch Bender.
+const isHost = Boolean(me.id && (me.id === nestInfo.created_by || (me.is_admin && nestInfo.is_main)));
+const hostTools = $("#host-tools");
+const benderBtn = $("#bender-toggle");
+const clearBtn = $("#clear-btn");
+function showBender(on) {
+  nestInfo.bender_enabled = Boolean(on);
+  benderBtn.classList.toggle("is-on", nestInfo.bender_enabled);
+  benderBtn.setAttribute("aria-pressed", String(nestInfo.bender_enabled));
+  benderBtn.title = nestInfo.bender_enabled ? "Bender keeps the queue topped up — tap to switch off" : "Bender is off — tap to let it fill the queue";
+  setText($("span", benderBtn), nestInfo.bender_enabled ? "Bender on" : "Bender off");
+}
+if (hostTools && isHost) {
+  hostTools.hidden = false;
+  benderBtn.hidden = nestInfo.is_main;
+  showBender(nestInfo.bender_enabled);
+  benderBtn.addEventListener("click", async () => {
+    benderBtn.disabled = true;
+    try {
+      const meta = await ctx.api.setBender(nestCode, !nestInfo.bender_enabled);
+      showBender(meta && "bender_enabled" in meta ? meta.bender_enabled : !nestInfo.bender_enabled);
+    } catch (e) {
+      toast(errorWords(e), "error");
+    } finally {
+      benderBtn.disabled = false;
+    }
+  });
+  let armed = null;
+  clearBtn.addEventListener("click", async () => {
+    if (!armed) {
+      clearBtn.classList.add("is-armed");
+      setText($("span", clearBtn), "Tap again to clear");
+      armed = setTimeout(() => {
+        armed = null;
+        clearBtn.classList.remove("is-armed");
+        setText($("span", clearBtn), "Clear queue");
+      }, 3000);
+      return;
+    }
+    clearTimeout(armed);
+    armed = null;
+    clearBtn.classList.remove("is-armed");
+    setText($("span", clearBtn), "Clear queue");
+    try {
+      await ctx.api.clear();
+      toast("Queue cleared");
+    } catch (e) {
+      toast(errorWords(e), "error");
+    }
+  });
+}
 
 // Themes.
 const themeBtn = $("#theme-btn");
