@@ -89,6 +89,13 @@ def create_app(conf: Any = None, *, redis_client: Any = None) -> Flask:
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
     app.session_interface = SessionInterface()
+    hops = int(conf.TRUSTED_PROXY_HOPS or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind a proxy every request comes from the proxy's address; without this, per-IP
+        # rate limits would be one shared bucket for everyone.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.json.sort_keys = False
     if redis_client is not None:
         app.extensions.setdefault("echonest", {})["redis"] = redis_client

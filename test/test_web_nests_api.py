@@ -305,3 +305,19 @@ def test_crashes_are_json_without_a_traceback(app, alice, monkeypatch):
     assert response.get_json() == {"error": "internal_error",
                                    "message": "Something went wrong on our side."}
     assert b"secret internals" not in response.data
+
+
+def test_behind_a_trusted_proxy_limits_follow_the_forwarded_client(r):
+    limits = {"create_nest_ip": [1, 3600], "create_nest_user": [9, 3600]}
+    proxied = make_app(r, TRUSTED_PROXY_HOPS=1, RATE_LIMITS=limits)
+    for n, user in enumerate((ALICE, BOB)):
+        response = user_client(proxied, user).post(
+            "/api/nests", json={}, headers={"X-Forwarded-For": f"203.0.113.{n}"},
+            environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        assert response.status_code == 200
+    direct = make_app(r, RATE_LIMITS=limits)  # no proxy trusted: the header is ignored
+    statuses = [user_client(direct, user).post(
+        "/api/nests", json={}, headers={"X-Forwarded-For": f"198.51.100.{n}"},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code
+        for n, user in enumerate(("carol@example.com", "dan@example.com"))]
+    assert statuses == [200, 429]
