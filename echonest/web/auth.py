@@ -181,6 +181,16 @@ def safe_next(value: Any, default: str = "/") -> str:
     return value
 
 
+def _cross_site_websocket() -> bool:
+    """A WebSocket handshake carries cookies but no CSRF protection: insist on our own Origin."""
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        return False
+    origin = request.headers.get("Origin")
+    if not origin:
+        return False  # non-browser clients send none; browsers always do
+    return (urlsplit(origin).netloc or "").lower() != request.host.lower()
+
+
 def _refuse():
     if wants_json():
         bad_token = bool(request.headers.get("Authorization"))
@@ -206,8 +216,12 @@ def gate():
         user = sign_in(dev_user(conf))
     if user is None:
         return _refuse()
-    if request.method not in SAFE_METHODS and user.kind != "token" and not csrf_ok():
+    if user.kind == "token":
+        return None
+    if request.method not in SAFE_METHODS and not csrf_ok():
         raise Forbidden("Missing or invalid CSRF token: send JSON or an X-CSRF-Token header.")
+    if _cross_site_websocket():
+        raise Forbidden("WebSocket connections must come from this site's own pages.")
     return None
 
 
