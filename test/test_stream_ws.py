@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 
 import pytest
 import websocket
@@ -13,7 +15,9 @@ from echonest import keys
 
 @pytest.fixture(scope="module")
 def server(redis_url):
-    with web_server(redis_url, conf={"MEMBER_HEARTBEAT_SECONDS": 1}) as srv:
+    # Liveness keys that would lapse in 3 s unless the open sockets keep refreshing them.
+    conf = {"MEMBER_HEARTBEAT_SECONDS": 0.5, "MEMBER_TTL_SECONDS": 3}
+    with web_server(redis_url, conf=conf) as srv:
         yield srv
 
 
@@ -237,3 +241,31 @@ def test_sockets_survive_a_redis_restart_and_get_a_fresh_snapshot(tmp_path):
                 ws.close()
     finally:
         engine.stop()
+
+
+def test_an_open_socket_keeps_its_member_live_past_the_ttl(server, r):
+    alice = Guest(server.url, "Alice")
+    code = alice.create_nest("Heartbeat Nest")
+    ws = WSClient(server.ws_url, f"/socket/{code}", alice.cookie)
+    try:
+        ws.initial_state()
+        time.sleep(5)  # longer than MEMBER_TTL_SECONDS: only heartbeats keep Alice counted
+        assert _member_count(alice, code) == 1
+        assert r.ttl(keys.member_key(code, r.smembers(keys.members_key(code)).pop())) > 0
+    finally:
+        ws.close()
+
+
+def test_stopping_the_server_closes_sockets_and_leaves_the_nest(redis_url, r):
+    from nests import NestManager
+
+    with web_server(redis_url) as srv:
+        alice = Guest(srv.url, "Alice")
+        code = alice.create_nest("Closing Nest")
+        ws = WSClient(srv.ws_url, f"/socket/{code}", alice.cookie)
+        ws.initial_state()
+        assert NestManager(r).member_count(code) == 1
+        srv.proc.send_signal(signal.SIGTERM)
+        assert ws.close_code() == 1001  # going away: reconnect elsewhere
+        assert srv.proc.wait(15) == 0
+    assert NestManager(r).member_count(code) == 0
