@@ -39,11 +39,11 @@ def _lazy(name: str, build) -> Any:
 def redis() -> Any:
     """The app's Redis client (injected by create_app, else the process-wide default)."""
     def build():
+        from config import CONF as GLOBAL
         from echonest.store import connect, default_client
 
+        # The process-wide pool when this app uses the global URL; its own client otherwise.
         url = conf().REDIS_URL
-        from config import CONF as GLOBAL
-
         return default_client() if not url or url == GLOBAL.REDIS_URL else connect(url)
 
     return _lazy("redis", build)
