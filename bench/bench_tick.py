@@ -63,15 +63,17 @@ def populate(client: redis.Redis, count: int) -> list[str]:
     return codes
 
 
-def make_active(client: redis.Redis, codes: list[str]) -> None:
-    """A few nests with a long song playing (not due) and one live listener each."""
+def make_active(client: redis.Redis, codes: list[str], songs: int = 1,
+                duration: float = 3600) -> None:
+    """Nests with a song playing and one live listener each (``songs`` queued in all)."""
     from nests import NestManager
 
     manager = NestManager(client)
     for n, code in enumerate(codes):
         db = DB(code, init_history_to_redis=False, redis_client=client)
-        db.add_song(Track(uri=f"local:track:bench-{n}", title="Long", artists=("B",),
-                          duration=3600), user="bench@x.io", now=T0)
+        for k in range(songs):
+            db.add_song(Track(uri=f"local:track:bench-{n}-{k}", title="Song", artists=("B",),
+                              duration=duration), user=f"u{k}@x.io", now=T0)
         db.advance(T0)
         manager.join_nest(code, f"listener{n}@x.io", now=T0)
 
@@ -80,7 +82,7 @@ def _commands(client: redis.Redis) -> int:
     return int(client.info("stats")["total_commands_processed"])
 
 
-def measure(url: str, passes: int, now: datetime) -> dict:
+def measure(url: str, passes: int, now: datetime, step: timedelta = timedelta(0)) -> dict:
     from master_player import cleanup_tick, master_player_tick_all
 
     pool = redis.ConnectionPool.from_url(url, decode_responses=True,
@@ -89,10 +91,10 @@ def measure(url: str, passes: int, now: datetime) -> dict:
     plain = redis.Redis.from_url(url, decode_responses=True)
     master_player_tick_all(now=now, redis_client=client)  # warm: scripts loaded, pools open
     walls, trips, commands = [], [], []
-    for _ in range(passes):
+    for k in range(passes):
         before_cmds, CountingConnection.sent = _commands(plain), 0
         started = time.perf_counter()
-        master_player_tick_all(now=now, redis_client=client)
+        master_player_tick_all(now=now + step * (k + 1), redis_client=client)
         walls.append(time.perf_counter() - started)
         trips.append(CountingConnection.sent)
         commands.append(_commands(plain) - before_cmds - 1)  # minus our own INFO
@@ -115,7 +117,7 @@ def measure(url: str, passes: int, now: datetime) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nests", type=int, nargs="+", default=[100, 1000, 10000])
-    parser.add_argument("--passes", type=int, default=20)
+    parser.add_argument("--passes", type=int, default=20, help="at most 23 (queue depth)")
     parser.add_argument("--redis-url")
     options = parser.parse_args()
     CONF.USE_BENDER = False
@@ -133,8 +135,15 @@ def main() -> int:
             client.flushdb()
             codes = populate(client, count)
             make_active(client, codes[:ACTIVE_NESTS])
-            fresh = measure(url, options.passes, T0 + timedelta(minutes=1))
-            print(json.dumps({"nests": count, "active": ACTIVE_NESTS, **fresh}))
+            idle = measure(url, options.passes, T0 + timedelta(minutes=1))
+            print(json.dumps({"scenario": "idle", "nests": count, "active": ACTIVE_NESTS,
+                              **idle}))
+            # The same, but the 20 busy nests each finish a song on every pass.
+            client.flushdb()
+            codes = populate(client, count)
+            make_active(client, codes[:ACTIVE_NESTS], songs=options.passes + 2, duration=60)
+            busy = measure(url, options.passes, T0, step=timedelta(seconds=60))
+            print(json.dumps({"scenario": "20 advance per pass", "nests": count, **busy}))
     finally:
         if engine:
             engine.stop()
