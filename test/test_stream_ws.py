@@ -269,3 +269,13 @@ def test_stopping_the_server_closes_sockets_and_leaves_the_nest(redis_url, r):
         assert ws.close_code() == 1001  # going away: reconnect elsewhere
         assert srv.proc.wait(15) == 0
     assert NestManager(r).member_count(code) == 0
+
+
+def test_a_listener_that_falls_too_far_behind_is_cut_off_not_buffered_forever():
+    from echonest.web.fanout import CLOSE, WS, Listener
+
+    listener = Listener("main", WS, maxsize=4)
+    for n in range(10):
+        listener.deliver(f"frame {n}")
+    assert listener.overflowed and listener.reason == "overflow"
+    assert listener.next_frame(timeout=1) is CLOSE  # closed at once, stale frames dropped

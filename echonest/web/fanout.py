@@ -65,6 +65,10 @@ class Listener:
             return
         self.ended = True
         self.reason = reason
+        if reason == "overflow":
+            # Nothing queued is worth sending to a client that will refetch anyway.
+            while not self.outbox.empty():
+                self.outbox.get_nowait()
         try:
             self.outbox.put_nowait(CLOSE)
         except queue.Full:
