@@ -191,24 +191,31 @@ def test_screenshots_of_the_main_screens(r, redis_url, chromium, tmp_path):
         for uri in ("local:track:madonna-angel", "local:track:madonna-like-a-prayer"):
             assert host.post_json(f"/api/nests/{code}/songs", {"track_uri": uri}).ok
         friend = Guest(srv.url, "Marco")
-        for uri in ("local:track:the-weeknd-starboy",):
+        for uri in ("local:track:the-weeknd-starboy", "local:track:madonna-sorry"):
             friend.post_json(f"/api/nests/{code}/songs", {"track_uri": uri})
+        # Some life on the screen: jams, a vote and a comment thread.
+        queue = host.get(f"/api/nests/{code}/queue").json()["queue"]
+        starboy = next(i["id"] for i in queue if i["title"] == "Starboy")
+        host.post_json(f"/api/nests/{code}/vote", {"id": starboy, "up": True})
+        for who in (host, friend):
+            who.post_json(f"/api/nests/{code}/jam", {"id": starboy})
+            who.post_json(f"/api/nests/{code}/comments", {"id": starboy, "text": "Turn it up!"})
 
         for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
             v = Visitor(chromium, srv.url, "Sam", viewport=viewport)
             exp(v.page.locator("#now .now-title")).to_be_visible()
-            v.page.screenshot(path=str(out / f"main-{label}.png"))
+            v.page.screenshot(path=str(out / f"main-{label}.png"), animations="disabled")
             v.build_nest(f"Design Team {label}")
             exp(v.page.locator("#build-result canvas.qr")).to_be_visible()
-            v.page.screenshot(path=str(out / f"build-modal-{label}.png"))
+            v.page.screenshot(path=str(out / f"build-modal-{label}.png"), animations="disabled")
             v.page.keyboard.press("Escape")
             v.goto(f"/nest/{code}")
             exp(v.page.locator("#now .now-title")).to_be_visible()
             exp(v.page.locator("#queue .qrow").first).to_be_visible()
-            v.page.screenshot(path=str(out / f"nest-{label}.png"))
+            v.page.screenshot(path=str(out / f"nest-{label}.png"), animations="disabled")
             v.page.fill("#search-input", "love")
             exp(v.page.locator(".search-results .result").first).to_be_visible()
-            v.page.screenshot(path=str(out / f"search-{label}.png"))
+            v.page.screenshot(path=str(out / f"search-{label}.png"), animations="disabled")
             assert v.errors == [] and v.dialogs == []
             v.close()
     assert len(list(out.glob("*.png"))) == 8

@@ -43,7 +43,7 @@ export function createAirhorns(root, ctx) {
   }
 
   for (const name of names) {
-    const btn = h("button", { class: "horn-btn", type: "button", dataset: { horn: name } }, icon("horn"), h("span", { text: hornLabel(name) }));
+    const btn = h("button", { class: "horn-btn", type: "button", dataset: { horn: name }, "aria-label": `Fire the ${hornLabel(name)} airhorn` }, h("span", { text: hornLabel(name) }));
     btn.addEventListener("click", () => fire(name, btn));
     grid.append(btn);
   }
@@ -52,7 +52,7 @@ export function createAirhorns(root, ctx) {
   if (names.length) grid.append(random);
 
   root.append(
-    h("div", { class: "panel-head" }, h("h2", { class: "panel-title", text: "Airhorns" }), h("span", { class: "panel-hint", text: "Heard by everyone with sync audio on" })),
+    h("div", { class: "panel-head" }, h("h2", { class: "panel-title" }, icon("horn"), h("span", { text: "Airhorns" })), h("span", { class: "panel-hint", text: "Heard by everyone with sync audio on" })),
     grid,
     err,
     h("h3", { class: "subhead", text: "Recent" }),

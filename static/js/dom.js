@@ -117,7 +117,7 @@ export function coverArt(src, title, cls = "art") {
   wrap.style.setProperty("--art-hue", String(hue(title || "")));
   wrap.append(h("span", { class: "art-letter", text: initials(title || "♪").slice(0, 1) }));
   if (src && /^(https?:|data:image\/|\/)/.test(String(src))) {
-    const img = h("img", { src, alt: "", loading: "lazy", referrerpolicy: "no-referrer" });
+    const img = h("img", { src, alt: "", loading: String(src).startsWith("data:") ? "eager" : "lazy", referrerpolicy: "no-referrer" });
     img.addEventListener("error", () => img.remove());
     wrap.append(img);
   }

@@ -201,9 +201,18 @@ export function createQueueView(root, ctx) {
     for (const [key, row] of rows) {
       if (keep.has(key)) continue;
       rows.delete(key);
+      // Collapse the leaving row's height too, so the rows below glide up instead of jumping.
       row.el.classList.add("row-leave");
       row.el.style.pointerEvents = "none";
-      setTimeout(() => row.el.remove(), 260);
+      const height = row.el.offsetHeight;
+      const out = row.el.animate(
+        [
+          { opacity: 1, height: `${height}px`, transform: "translateX(0)" },
+          { opacity: 0, height: "0px", paddingTop: "0px", paddingBottom: "0px", marginTop: "0px", transform: "translateX(24px)" },
+        ],
+        { duration: 260, easing: "ease", fill: "forwards" },
+      );
+      out.finished.then(() => row.el.remove(), () => row.el.remove());
     }
     // Reorder only nodes that are out of place, so focus and open comment threads survive.
     let cursor = list.firstChild;
