@@ -391,3 +391,12 @@ def test_cleanup_finishes_a_delete_a_crash_interrupted(mgr, r):
     assert not r.exists(f"NESTS|deleting:{stale}")  # its code can be handed out again
     assert mgr.delete_nest(fresh) is True  # an explicit retry finishes at once
     assert r.smembers("NESTS|deleting") == set() and r.keys(f"NEST:{fresh}|*") == []
+
+
+def test_names_survive_every_registry_rewrite_byte_for_byte(mgr):
+    code = mgr.create_nest("a@x.io", name="Fiesta 🎉 Café")["code"]
+    mgr.join_nest(code, "ü@x.io")  # rewrites last_activity inside Lua (cjson)
+    assert mgr.get_nest(code)["name"] == "Fiesta 🎉 Café"
+    mgr.update_nest(code, "a@x.io", name="Ñandú 🎉 / <b>")
+    assert mgr.get_nest(code)["name"] == "Ñandú 🎉 / <b>"
+    assert mgr.live_members(code) == ["ü@x.io"]
