@@ -28,6 +28,36 @@ pytestmark = [
 
 XSS = "<img src=x onerror=alert(1)>"
 
+# For each theme: contrast ratios of the colour pairs people read, from the computed styles.
+CONTRAST_JS = """() => {
+  const probe = document.createElement('div');
+  document.body.append(probe);
+  const rgb = (v) => { probe.style.color = `var(${v})`;
+    return getComputedStyle(probe).color.match(/[\\d.]+/g).slice(0, 3).map(Number); };
+  const lum = ([r, g, b]) => { const f = (c) => { c /= 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const ratio = (a, b) => { const [x, y] = [lum(rgb(a)), lum(rgb(b))].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05); };
+  const out = {};
+  const before = document.documentElement.dataset.theme;
+  for (const t of ['midnight','neon','sunset','ocean','forest','ember','daylight','paper','bubblegum']) {
+    document.documentElement.dataset.theme = t;
+    out[`${t}: text/bg`] = ratio('--text', '--bg');
+    out[`${t}: text/card`] = ratio('--text', '--surface-solid');
+    out[`${t}: muted/bg`] = ratio('--muted', '--bg');
+    out[`${t}: muted/card`] = ratio('--muted', '--surface-solid');
+    out[`${t}: accent button`] = ratio('--accent-ink', '--accent');
+    out[`${t}: accent/bg`] = ratio('--accent', '--bg');
+    out[`${t}: error/card`] = ratio('--bad', '--surface-solid');
+    out[`${t}: good/bg`] = ratio('--good', '--bg');
+    out[`${t}: bender/card`] = ratio('--accent-2', '--surface-solid');
+  }
+  document.documentElement.dataset.theme = before;
+  probe.remove();
+  return out;
+}"""
+
 
 @pytest.fixture
 def server(r, redis_url):
@@ -173,6 +203,11 @@ def test_themes_rotate_and_persist(server, chromium):
     assert len(seen) == 9
     v.page.click("#theme-btn")
     exp(html).to_have_attribute("data-theme", first)
+    # Every theme keeps text readable: WCAG AA (4.5:1) for body, muted, accent, error, "good"
+    # and Bender text on the page and card backgrounds, and for the text on accent buttons.
+    ratios = v.page.evaluate(CONTRAST_JS)
+    low = {k: round(x, 2) for k, x in ratios.items() if x < 4.5}
+    assert len(ratios) == 9 * 9 and not low, low
     v.page.click("#theme-btn")
     chosen = html.get_attribute("data-theme")
     v.goto("/")
