@@ -251,6 +251,19 @@ def test_screenshots_of_the_main_screens(r, redis_url, chromium, tmp_path):
             v.page.fill("#search-input", "love")
             exp(v.page.locator(".search-results .result").first).to_be_visible()
             v.page.screenshot(path=str(out / f"search-{label}.png"), animations="disabled")
+            # Pause and resume by someone else freeze and restart the clock on this screen.
+            host.post_json(f"/api/nests/{code}/pause")
+            exp(v.page.locator("#now .now-status")).to_have_text("Paused")
+            exp(v.page.locator("#now .progress")).to_have_attribute(
+                "aria-valuetext", re.compile(r"^\d+:\d\d of \d+:\d\d$"))
+            frozen = v.page.evaluate("""() => new Promise((done) => {
+                const before = document.querySelector('#now .time-elapsed').textContent;
+                setTimeout(() => done([before,
+                  document.querySelector('#now .time-elapsed').textContent]), 1500);
+            })""")
+            assert frozen[0] == frozen[1]
+            host.post_json(f"/api/nests/{code}/resume")
+            exp(v.page.locator("#now .now-status")).to_have_text("Now playing")
             assert v.errors == [] and v.dialogs == []
             v.close()
     assert len(list(out.glob("*.png"))) == 8
@@ -307,4 +320,47 @@ def test_socket_reconnects_and_refetches_what_it_missed(server, chromium):
     exp(v.page.locator("#conn-status")).to_have_attribute("data-state", "live")
     exp(v.row("Angel")).to_have_count(1)
     assert v.errors == []
+    v.close()
+
+
+def test_pasted_links_add_directly_and_bad_codes_never_navigate(server, chromium):
+    exp = expect()
+    v = Visitor(chromium, server.url, "Paula")
+    parsed = v.page.evaluate(
+        """async () => {
+            const {parseTrackLink} = await import('/static/js/search.js');
+            const {normalizeCode} = await import('/static/js/nestbar.js');
+            return {
+              web: parseTrackLink('https://open.spotify.com/intl-de/track/4uLU6hMCjMI75M1A2tKUQC?si=x'),
+              uri: parseTrackLink('spotify:episode:4uLU6hMCjMI75M1A2tKUQC'),
+              other: parseTrackLink('https://evil.example/track/4uLU6hMCjMI75M1A2tKUQC'),
+              code: normalizeCode(' x7k2p '),
+              badCode: normalizeCode('X7K2O'),
+            };
+        }"""
+    )
+    assert parsed == {"web": "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+                      "uri": "spotify:episode:4uLU6hMCjMI75M1A2tKUQC",
+                      "other": None, "code": "X7K2P", "badCode": None}
+
+    # A pasted catalog URI skips the search and adds in one tap, straight into Main's queue.
+    v.page.fill("#search-input", "local:track:madonna-sorry")
+    result = v.page.locator(".search-results .result").first
+    exp(result.locator(".row-artist")).to_have_text("local:track:madonna-sorry")
+    result.locator(".add-btn").click()
+    exp(result.locator(".add-btn")).to_have_text("Added")
+    exp(v.row("Sorry")).to_have_count(1)
+    # A link the catalog cannot resolve is refused in words.
+    v.page.fill("#search-input", "spotify:track:4uLU6hMCjMI75M1A2tKUQC")
+    bad = v.page.locator(".search-results .result").first
+    bad.locator(".add-btn").click()
+    exp(bad.locator(".inline-error")).to_be_visible()
+    exp(bad.locator(".add-btn")).to_have_text("Add")
+
+    # Unknown but well-formed codes are checked before leaving the page.
+    v.page.fill("#join-code", "ZZZZZ")
+    v.page.locator("#join-form [type=submit]").click()
+    exp(v.page.locator("#join-error")).to_contain_text("No nest with code ZZZZZ")
+    assert v.page.url.rstrip("/") == server.url
+    assert v.errors == [] and v.dialogs == []
     v.close()

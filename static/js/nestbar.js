@@ -83,7 +83,6 @@ export function createNestBar(ctx) {
     const value = Math.max(0, Number(n) || 0);
     if (countEl.textContent === String(value)) return;
     setText(countEl, value);
-    setText($("#listener-word"), value === 1 ? "listening" : "listening");
     const pill = $("#listeners");
     pill.classList.remove("bump");
     void pill.offsetWidth;
