@@ -2,6 +2,8 @@
 
 import { createApi, errorWords } from "./api.js";
 import { createAirhorns } from "./airhorns.js";
+import { createHostTools } from "./hosttools.js";
+import { createPlayAlong } from "./playalong.js";
 import { $, avatar, icon, mmss, setSelf, setText, toast } from "./dom.js";
 import { createLiveNests, createNestBar } from "./nestbar.js";
 import { createNowPlaying } from "./nowplaying.js";
@@ -70,6 +72,8 @@ const search = createSearch($("#search"), ctx);
 const horns = createAirhorns($("#airhorns"), ctx);
 const bar = createNestBar(ctx);
 const live = $("#live-nests") ? createLiveNests($("#live-nests"), ctx) : null;
+const host = createHostTools(ctx, nestCode);
+const playAlong = createPlayAlong(ctx, () => nowView.current());
 
 for (const el of document.querySelectorAll("[data-icon]")) el.prepend(icon(el.dataset.icon));
 const meSlot = $("#me");
@@ -85,8 +89,8 @@ function applyPlaying(playing) {
   const id = playing && playing.id !== undefined ? `${playing.id}` : null;
   if (id !== lastPlayingId) {
     lastPlayingId = id;
-    if (id) onSongChange(playing);
-  } else if (id) onClockJump(playing, before);
+    if (id) playAlong.songChanged(playing);
+  } else if (id) playAlong.clockJumped(playing, before);
   queueView.updateEtas();
 }
 
@@ -132,7 +136,7 @@ function onEvent(name, data) {
       const before = ctx.clock.position();
       ctx.clock.update({ ...data, uri: undefined });
       nowView.tick();
-      onClockJump(nowView.current(), before);
+      playAlong.clockJumped(nowView.current(), before);
       break;
     }
     case "member_update":
@@ -143,7 +147,7 @@ function onEvent(name, data) {
       break;
     case "nest_update":
       bar.setNest(data);
-      if (data && "bender_enabled" in data && benderBtn) showBender(data.bender_enabled);
+      host.nestUpdated(data);
       break;
     case "nest_deleted":
       nestGone();
@@ -171,117 +175,6 @@ function frame() {
 }
 requestAnimationFrame(frame);
 setInterval(() => queueView.updateEtas(), 15000);
-
-// Play along.
-const syncBtn = $("#sync-btn");
-// Spotify play-along goes through the server's Connect endpoint with the listener's own token;
-// if the server has none (404) or the user never connected Spotify, we say so and follow the clock.
-let spotifyUnavailable = false;
-async function spotifyPlay(playing) {
-  if (spotifyUnavailable) return;
-  const uri = String(playing.uri || playing.trackid || "");
-  try {
-    await ctx.api.request("POST", "/api/spotify/play", { uri, position_ms: Math.round(ctx.clock.position() * 1000) });
-    setText($("#sync-note"), "Playing along on your Spotify device.");
-  } catch (e) {
-    if (e.status === 404 || e.status === 405) spotifyUnavailable = true;
-    setText(
-      $("#sync-note"),
-      e.status === 404 || e.status === 405
-        ? "Spotify play-along isn't available on this server yet — following the shared clock."
-        : `Spotify play-along: ${errorWords(e)}`,
-    );
-  }
-}
-
-function onSongChange(playing) {
-  if (!ctx.audio.enabled) return;
-  const uri = String(playing.uri || playing.trackid || "");
-  if (uri.startsWith("spotify:")) {
-    spotifyPlay(playing);
-  } else {
-    setText($("#sync-note"), "Catalog songs have no audio here: a soft chime marks each new song; airhorns play out loud.");
-    ctx.audio.chime();
-  }
-}
-
-// Same song, but the shared clock jumped (pause/resume, seek, drift) by more than 3 s: re-sync.
-function onClockJump(playing, before) {
-  if (!ctx.audio.enabled || !playing) return;
-  const uri = String(playing.uri || playing.trackid || "");
-  if (uri.startsWith("spotify:") && Math.abs(ctx.clock.position() - before) > 3) spotifyPlay(playing);
-}
-
-syncBtn?.addEventListener("click", async () => {
-  if (ctx.audio.enabled) {
-    ctx.audio.disable();
-    syncBtn.setAttribute("aria-pressed", "false");
-    syncBtn.classList.remove("is-on");
-    setText($("#sync-note"), "");
-    toast("Sync audio off");
-    return;
-  }
-  await ctx.audio.enable();
-  syncBtn.setAttribute("aria-pressed", "true");
-  syncBtn.classList.add("is-on");
-  lastPlayingId = null;
-  const playing = nowView.current();
-  if (playing) onSongChange(playing);
-  else setText($("#sync-note"), "Sync audio is on: airhorns and song changes play on this device.");
-  toast("Sync audio on — airhorns will play here");
-});
-
-// Host tools: the creator (or an admin in Main) may clear the queue; the creator may switch Bender.
-const isHost = Boolean(me.id && (me.id === nestInfo.created_by || (me.is_admin && nestInfo.is_main)));
-const hostTools = $("#host-tools");
-const benderBtn = $("#bender-toggle");
-const clearBtn = $("#clear-btn");
-function showBender(on) {
-  nestInfo.bender_enabled = Boolean(on);
-  benderBtn.classList.toggle("is-on", nestInfo.bender_enabled);
-  benderBtn.setAttribute("aria-pressed", String(nestInfo.bender_enabled));
-  benderBtn.title = nestInfo.bender_enabled ? "Bender keeps the queue topped up — tap to switch off" : "Bender is off — tap to let it fill the queue";
-  setText($("span", benderBtn), nestInfo.bender_enabled ? "Bender on" : "Bender off");
-}
-if (hostTools && isHost) {
-  hostTools.hidden = false;
-  benderBtn.hidden = nestInfo.is_main;
-  showBender(nestInfo.bender_enabled);
-  benderBtn.addEventListener("click", async () => {
-    benderBtn.disabled = true;
-    try {
-      const meta = await ctx.api.setBender(nestCode, !nestInfo.bender_enabled);
-      showBender(meta && "bender_enabled" in meta ? meta.bender_enabled : !nestInfo.bender_enabled);
-    } catch (e) {
-      toast(errorWords(e), "error");
-    } finally {
-      benderBtn.disabled = false;
-    }
-  });
-  let armed = null;
-  clearBtn.addEventListener("click", async () => {
-    if (!armed) {
-      clearBtn.classList.add("is-armed");
-      setText($("span", clearBtn), "Tap again to clear");
-      armed = setTimeout(() => {
-        armed = null;
-        clearBtn.classList.remove("is-armed");
-        setText($("span", clearBtn), "Clear queue");
-      }, 3000);
-      return;
-    }
-    clearTimeout(armed);
-    armed = null;
-    clearBtn.classList.remove("is-armed");
-    setText($("span", clearBtn), "Clear queue");
-    try {
-      await ctx.api.clear();
-      toast("Queue cleared");
-    } catch (e) {
-      toast(errorWords(e), "error");
-    }
-  });
-}
 
 // Themes.
 const themeBtn = $("#theme-btn");
