@@ -212,6 +212,10 @@ def test_themes_rotate_and_persist(server, chromium):
     chosen = html.get_attribute("data-theme")
     v.goto("/")
     exp(html).to_have_attribute("data-theme", chosen)
+    # Signing out (a CSRF-protected form post) lands on the sign-in page.
+    exp(v.page.locator(".signout b")).to_have_text("Theo")
+    v.page.locator(".signout [type=submit]").click()
+    v.page.wait_for_url("**/login/**")
     v.close()
 
 

@@ -65,11 +65,17 @@ function shareBlock(url, code) {
     setTimeout(() => setText(copy.querySelector("span"), "Copy link"), 1800);
   });
   drawQr(canvas, url);
+  // Phones have a native share sheet (Messages, WhatsApp, …): offer it where it exists.
+  let native = null;
+  if (typeof navigator.share === "function") {
+    native = h("button", { class: "btn btn-ghost", type: "button" }, icon("share"), h("span", { text: "Share…" }));
+    native.addEventListener("click", () => navigator.share({ title: "Join my EchoNest", text: `Join nest ${code} on EchoNest`, url }).catch(() => {}));
+  }
   return h(
     "div",
     { class: "share-block" },
     h("div", { class: "share-code", "aria-label": `Nest code ${code}` }, ...String(code).split("").map((ch) => h("span", { text: ch }))),
-    h("div", { class: "share-row" }, link, copy),
+    h("div", { class: "share-row" }, link, copy, native),
     h("div", { class: "qr-wrap" }, canvas, h("p", { class: "qr-hint", text: "Point a phone camera here to join" })),
   );
 }
