@@ -185,6 +185,19 @@ def test_markup_in_a_nest_name_renders_as_text(server, chromium):
     live = visitor.page.locator("#live-nests .live-nest").filter(has_text=code)
     exp(live.locator(".live-name")).to_have_text("<b>bold</b> & <script>x</script>")
     exp(visitor.page.locator("#rename-btn")).to_have_count(0)
+    # The creator closes the nest: the open page says so and offers the way back to Main.
+    status = mallory.page.evaluate(
+        """async (code) => {
+            const boot = JSON.parse(document.getElementById('echonest-boot').textContent);
+            const res = await fetch(`/api/nests/${code}`, {method: 'DELETE',
+                headers: {'Content-Type': 'application/json', 'X-CSRF-Token': boot.csrf_token}});
+            return res.status;
+        }""",
+        code,
+    )
+    assert status in (200, 204)
+    exp(mallory.page.locator("#gone-dialog")).to_be_visible()
+    exp(mallory.page.locator("#gone-dialog a")).to_have_attribute("href", "/")
     assert mallory.dialogs == [] and visitor.dialogs == []
     assert mallory.errors == [] and visitor.errors == []
     visitor.close()
