@@ -53,6 +53,7 @@ const ctx = {
     return myVotes[item?.id] || 0;
   },
   setMyVote(id, v) {
+    if (Object.keys(myVotes).length > 300) for (const k of Object.keys(myVotes).slice(0, 100)) delete myVotes[k];
     myVotes[id] = v;
     try {
       localStorage.setItem(voteStoreKey, JSON.stringify(myVotes));
@@ -81,6 +82,25 @@ if (meSlot && me.id) meSlot.replaceChildren(avatar(me.id, { name: me.name, url: 
 
 let lastPlayingId = null;
 
+// Forget votes on songs that left the queue, so the remembered set stays small.
+function pruneVotes(items) {
+  const live = new Set(items.map((i) => String(i.id)));
+  let changed = false;
+  for (const id of Object.keys(myVotes)) {
+    if (!live.has(id)) {
+      delete myVotes[id];
+      changed = true;
+    }
+  }
+  if (changed) {
+    try {
+      localStorage.setItem(voteStoreKey, JSON.stringify(myVotes));
+    } catch {
+      /* not remembered */
+    }
+  }
+}
+
 function applyPlaying(playing) {
   const before = ctx.clock.position();
   ctx.clock.update(playing || { paused: true, now: new Date().toISOString() });
@@ -94,18 +114,31 @@ function applyPlaying(playing) {
   queueView.updateEtas();
 }
 
+// Snapshots and events can cross on the wire: never let an older queue replace a newer one.
+let queueVersion = -1;
 function applyQueue(body) {
   if (!body) return;
+  if (typeof body.version === "number") {
+    if (body.version < queueVersion) return;
+    queueVersion = body.version;
+  }
   const items = queueView.render(body);
+  pruneVotes(items);
   search.syncQueued(new Set(items.map((i) => i.uri || i.trackid)));
   const secs = queueView.totalSeconds();
   setText($("#queue-summary"), items.length ? `${items.length} song${items.length === 1 ? "" : "s"} · ${mmss(secs)}` : "");
   if (typeof body.version === "number") socket?.setVersion(body.version);
 }
 
+// One refetch at a time; a request that arrives mid-flight runs once more afterwards, because
+// the snapshot already on its way may predate whatever made us ask.
 let refetching = null;
+let refetchAgain = false;
 function refetchAll() {
-  if (refetching) return refetching;
+  if (refetching) {
+    refetchAgain = true;
+    return refetching;
+  }
   refetching = Promise.allSettled([ctx.api.queue().then(applyQueue), ctx.api.playing().then(applyPlaying)])
     .then((results) => {
       const failed = results.find((r) => r.status === "rejected");
@@ -113,6 +146,10 @@ function refetchAll() {
     })
     .finally(() => {
       refetching = null;
+      if (refetchAgain) {
+        refetchAgain = false;
+        refetchAll();
+      }
     });
   return refetching;
 }
