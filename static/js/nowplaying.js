@@ -69,7 +69,14 @@ export function createNowPlaying(root, ctx) {
     root.classList.toggle("is-idle", !has);
     idle.hidden = Boolean(has);
     $(".now-grid", root).hidden = !has;
+    const changed = has && current?.id !== playing.id;
     current = has ? playing : null;
+    if (changed) {
+      const grid = $(".now-grid", root);
+      grid.classList.remove("is-new");
+      void grid.offsetWidth;
+      grid.classList.add("is-new");
+    }
     if (!has) {
       glow.removeAttribute("src");
       document.title = `${ctx.nestInfo.name || "EchoNest"} · EchoNest`;
