@@ -110,7 +110,8 @@ class _CatalogOnce:
 
 
 def _bender_wanted(meta: dict[str, Any], listeners: int) -> bool:
-    return bool(CONF.USE_BENDER) and listeners > 0 and meta.get("bender_enabled", True) is not False
+    # The nest's own bender_enabled is fill_nest's call: switched off, it clears the preview row.
+    return bool(CONF.USE_BENDER) and listeners > 0
 
 
 def _tick_nest(client: redis.Redis, nest_id: str, meta: dict[str, Any], now: datetime,

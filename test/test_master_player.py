@@ -172,7 +172,7 @@ def test_two_workers_never_advance_a_nest_twice(r, redis_url, no_bender):
     assert db.queue_size() == 24 - rounds
 
 
-def test_bender_hook_runs_for_listened_nests_with_bender_on(r, monkeypatch):
+def test_bender_hook_runs_for_listened_nests_only(r, monkeypatch):
     import echonest.bender
 
     calls = []
@@ -189,10 +189,12 @@ def test_bender_hook_runs_for_listened_nests_with_bender_on(r, monkeypatch):
     mgr.join_nest(listened, "b@x.io")
     mgr.join_nest(off, "a@x.io")
     master_player.master_player_tick_all(now=T0, redis_client=r, catalog=object())
-    assert calls == [(listened, True, 2, T0)]
+    # Listened nests get the hook; whether Bender may add is fill_nest's call (it clears the
+    # preview of a nest that switched him off), so the unlistened nest alone is skipped.
+    assert sorted(calls) == sorted([(listened, True, 2, T0), (off, False, 1, T0)])
     monkeypatch.setitem(CONF._values, "USE_BENDER", False)
     master_player.master_player_tick_all(now=T0, redis_client=r, catalog=object())
-    assert len(calls) == 1 and quiet
+    assert len(calls) == 2 and quiet
 
 
 def test_a_failing_bender_never_stops_the_pass(r, monkeypatch):
@@ -335,3 +337,20 @@ def test_bender_keeps_a_listened_nest_playing_from_the_offline_catalog(r, monkey
     assert len(queue) == CONF.NEST_MIN_QUEUE_DEPTH and all(item["auto"] for item in queue)
     idle = DB(empty, init_history_to_redis=False, redis_client=r)
     assert idle.queue_size() == 0 and idle.now_playing(later).get("uri") is None
+
+
+def test_switching_bender_off_clears_the_preview_row(r, monkeypatch):
+    from echonest.catalog import get_catalog
+
+    monkeypatch.setitem(CONF._values, "USE_BENDER", True)
+    code = _nest(r)
+    mgr = nests.NestManager(r)
+    mgr.join_nest(code, "a@x.io")
+    catalog = get_catalog(CONF, redis_client=r)
+    master_player.master_player_tick_all(now=T0, redis_client=r, catalog=catalog)
+    db = DB(code, init_history_to_redis=False, redis_client=r)
+    assert db.queue_body(now=T0)["preview"] is not None
+    creator = mgr.get_nest(code)["created_by"]
+    mgr.update_nest(code, creator, bender_enabled=False)
+    master_player.master_player_tick_all(now=T0, redis_client=r, catalog=catalog)
+    assert db.queue_body(now=T0)["preview"] is None

@@ -216,6 +216,34 @@ def test_fanout_builds_each_payload_once_and_hands_every_listener_the_same_frame
         fan.stop()
 
 
+def test_a_song_starting_refreshes_the_queue_listeners_see(r):
+    from datetime import UTC, datetime
+
+    from db import DB
+    from echonest.catalog import get_catalog
+    from echonest.web.fanout import WS, Fanout, Listener, NestReader
+
+    db = DB("main", init_history_to_redis=False, redis_client=r)
+    track = get_catalog(None, r).lookup(offline_track_uris(1)[0])
+    db.add_song(track, "guest:x")
+    fan = Fanout(r, NestReader(lambda n: DB(n, init_history_to_redis=False, redis_client=r)),
+                 position_seconds=3600)
+    listener = Listener("main", WS)
+    try:
+        fan.add(listener)
+        channel = keys.pubsub_channel("main")
+        assert eventually(lambda: dict(r.pubsub_numsub(channel))[channel] == 1)
+        db.advance(datetime.now(UTC))
+        first = json.loads(listener.next_frame(timeout=10))
+        second = json.loads(listener.next_frame(timeout=10))
+        assert first["event"] == "now_playing" and first["data"]["uri"] == track.uri
+        assert second["event"] == "queue_update" and second["data"]["queue"] == []
+        assert second["v"] == first["v"]
+    finally:
+        fan.remove(listener)
+        fan.stop()
+
+
 def test_sockets_survive_a_redis_restart_and_get_a_fresh_snapshot(tmp_path):
     import redis as redis_lib
 

@@ -267,6 +267,13 @@ class Fanout:
         local = list(self._listeners.get(nest_id, ()))
         if not local:
             return
+        self._deliver(env, local)
+        if env["event"] == events.NOW_PLAYING:
+            # A song starting leaves the queue in the same atomic step, but a write publishes
+            # one event: the queue listeners see is refreshed alongside.
+            self._deliver({**env, "event": events.QUEUE_UPDATE, "data": {}}, local)
+
+    def _deliver(self, env: dict, local: list) -> None:
         frames = self._frames_for(env, {lst.kind for lst in local})
         if frames is None:
             return
