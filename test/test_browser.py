@@ -296,6 +296,27 @@ def test_airhorns_reach_other_listeners_and_full_queue_is_explained(r, redis_url
         guest.goto(f"/nest/{code}")
         exp(host.listener_count()).to_have_text("2")
 
+        # Every airhorn the server knows has a sound this browser can decode (small, mono).
+        sounds = host.page.evaluate(
+            """async () => {
+                const boot = JSON.parse(document.getElementById('echonest-boot').textContent);
+                const ctx = new OfflineAudioContext(1, 22050, 22050);
+                const out = {};
+                for (const name of boot.config.airhorn_names) {
+                  const res = await fetch(`/static/audio/${name}.wav`);
+                  const bytes = await res.arrayBuffer();
+                  const buf = await ctx.decodeAudioData(bytes);
+                  out[name] = [res.status, bytes.byteLength, buf.numberOfChannels, buf.duration];
+                }
+                return out;
+            }"""
+        )
+        from echonest.airhorns import AIRHORN_NAMES
+
+        assert sorted(sounds) == sorted(AIRHORN_NAMES)
+        for name, (status, size, channels, seconds) in sounds.items():
+            assert status == 200 and size < 60_000 and channels == 1 and 0.3 < seconds < 2, name
+
         # Sync audio is a real toggle (WebAudio starts on the click).
         guest.page.click("#sync-btn")
         exp(guest.page.locator("#sync-btn")).to_have_attribute("aria-pressed", "true")
