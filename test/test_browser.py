@@ -381,6 +381,14 @@ def test_pasted_links_add_directly_and_bad_codes_never_navigate(server, chromium
                       "uri": "spotify:episode:4uLU6hMCjMI75M1A2tKUQC",
                       "other": None, "code": "X7K2P", "badCode": None}
 
+    # Keyboard first: "/" jumps to search, and Escape closes it again.
+    v.page.locator("body").press("/")
+    exp(v.page.locator("#search-input")).to_be_focused()
+    v.page.keyboard.type("madonna")
+    exp(v.page.locator(".search-results .result").first).to_be_visible()
+    v.page.keyboard.press("Escape")
+    exp(v.page.locator(".search-panel")).to_be_hidden()
+
     # A pasted catalog URI skips the search and adds in one tap, straight into Main's queue.
     v.page.fill("#search-input", "local:track:madonna-sorry")
     result = v.page.locator(".search-results .result").first
