@@ -410,3 +410,23 @@ def test_pasted_links_add_directly_and_bad_codes_never_navigate(server, chromium
     assert v.page.url.rstrip("/") == server.url
     assert v.errors == [] and v.dialogs == []
     v.close()
+
+
+def test_a_song_that_starts_playing_leaves_the_queue(r, redis_url, chromium):
+    exp = expect()
+    with web_server(redis_url, {"USE_BENDER": False}) as srv:
+        v = Visitor(chromium, srv.url, "Nia")
+        code = v.build_nest("Live Room")
+        v.goto(f"/nest/{code}")
+        exp(v.page.locator("#now .now-idle")).to_be_visible()
+        assert v.api_post(f"/api/nests/{code}/songs",
+                          {"track_uri": "local:track:madonna-angel"})["status"] == 200
+        exp(v.row("Angel")).to_have_count(1)
+        # Only now does a player start: it moves the song from the queue to now playing and
+        # publishes just one now_playing event. The page must follow both moves.
+        with player_worker(redis_url, USE_BENDER="false"):
+            exp(v.page.locator("#now .now-title")).to_have_text("Angel")
+            exp(v.row("Angel")).to_have_count(0)
+            exp(v.page.locator("#queue .queue-empty")).to_be_visible()
+        assert v.errors == [] and v.dialogs == []
+        v.close()

@@ -165,10 +165,19 @@ function onEvent(name, data) {
       if (Array.isArray(data.queue)) applyQueue(data);
       else ctx.api.queue().then(applyQueue).catch(() => {});
       break;
-    case "now_playing":
-      if (data.id !== undefined || "paused" in data) applyPlaying(data);
-      else ctx.api.playing().then(applyPlaying).catch(() => {});
+    case "now_playing": {
+      // A new song came off the top of the queue, and the player publishes only this one event:
+      // fetch the queue too so the row that just started playing leaves the list.
+      const previous = lastPlayingId;
+      const after = () => {
+        if (lastPlayingId !== previous) ctx.api.queue().then(applyQueue).catch(() => {});
+      };
+      if (data.id !== undefined || "paused" in data) {
+        applyPlaying(data);
+        after();
+      } else ctx.api.playing().then(applyPlaying).then(after).catch(() => {});
       break;
+    }
     case "player_position": {
       const before = ctx.clock.position();
       ctx.clock.update({ ...data, uri: undefined });
