@@ -131,7 +131,7 @@ GLOBAL_KEYS = (SPOTIFY_RATE_LIMITED,)
 GLOBAL_PREFIXES = ("NESTS|", NEST_PREFIX)
 
 # The client-credentials token every process and every nest shares (one refresh, not one per nest).
-SPOTIFY_APP_TOKEN = "NESTS|spotify-app-token"
+SPOTIFY_APP_TOKEN = "NESTS|spotify-app-token"  # noqa: S105 (a key name, not a secret)
 
 # Bender: per-nest "found nothing, wait" marker (value = retry-after epoch seconds) and the
 # nest-independent catalog answers Bender caches (shared by every nest, so global).

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import redis
 
 from echonest import atomic, keys
 from echonest.errors import NestGone
@@ -47,6 +48,6 @@ def test_main_needs_no_registry_entry(r):
 def test_failing_command_inside_apply_rolls_nothing_forward(r):
     _register(r, "ABCDE")
     r.set(keys.nest_key("ABCDE", "X"), "not a list")
-    with pytest.raises(Exception):
+    with pytest.raises(redis.ResponseError):
         atomic.apply(r, "ABCDE", [["LPUSH", keys.nest_key("ABCDE", "X"), "a"]])
     assert atomic.current_version(r, "ABCDE") == 0
