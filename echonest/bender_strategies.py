@@ -95,10 +95,12 @@ def _cache_seed(*parts: str) -> str:
     return ":".join(str(p).strip() for p in parts)[:MAX_CACHE_SEED]
 
 
-def cached_tracks(client: redis.Redis, strategy: str, seed: str,
-                  fetch: Callable[[], list[Track]]) -> list[Track]:
-    """A catalog answer from the global cache, fetched (and cached) on a miss."""
-    key = keys.bender_global_cache(strategy, seed)
+def _cached_list(client: redis.Redis, key: str, fetch: Callable[[], list],
+                 encode: Callable[[Any], Any], decode: Callable[[Any], Any]) -> list:
+    """A JSON list from the global cache, fetched (and cached with the TTL) on a miss.
+
+    A garbled entry reads as a miss; ``decode`` returns None for entries to drop.
+    """
     raw = client.get(key)
     if raw is not None:
         try:
@@ -106,27 +108,27 @@ def cached_tracks(client: redis.Redis, strategy: str, seed: str,
         except ValueError:
             decoded = None
         if isinstance(decoded, list):
-            return [t for t in (_track_from_json(x) for x in decoded) if t is not None]
-    tracks = list(fetch())
+            return [x for x in (decode(entry) for entry in decoded) if x is not None]
+    found = list(fetch())
     ttl = max(int(CONF.BENDER_CACHE_TTL_SECONDS or 3600), 1)
-    client.set(key, json.dumps([_track_to_json(t) for t in tracks]), ex=ttl)
-    return tracks
+    client.set(key, json.dumps([encode(x) for x in found]), ex=ttl)
+    return found
+
+
+def cached_tracks(client: redis.Redis, strategy: str, seed: str,
+                  fetch: Callable[[], list[Track]]) -> list[Track]:
+    """A catalog answer from the global cache, fetched (and cached) on a miss."""
+    return _cached_list(client, keys.bender_global_cache(strategy, seed), fetch,
+                        _track_to_json, _track_from_json)
 
 
 def _cached_album_uris(client: redis.Redis, seed: str,
                        fetch: Callable[[], list[Album]]) -> list[str]:
-    key = keys.bender_global_cache("artist_albums", seed)
-    raw = client.get(key)
-    if raw is not None:
-        try:
-            decoded = json.loads(raw)
-        except ValueError:
-            decoded = None
-        if isinstance(decoded, list):
-            return [u for u in decoded if isinstance(u, str)]
-    uris = [album.uri for album in fetch() if album.uri]
-    client.set(key, json.dumps(uris), ex=max(int(CONF.BENDER_CACHE_TTL_SECONDS or 3600), 1))
-    return uris
+    def album_uris() -> list[str]:
+        return [album.uri for album in fetch() if album.uri]
+
+    return _cached_list(client, keys.bender_global_cache("artist_albums", seed), album_uris,
+                        lambda uri: uri, lambda x: x if isinstance(x, str) else None)
 
 
 # --- strategies: each returns candidate Tracks or uris (throwback) -----------------------------
