@@ -56,3 +56,12 @@ def r(redis_url):
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture
+def mgr(r):
+    """A NestManager on the clean test database, with room for many temporary nests."""
+    import nests
+    from config import CONF
+
+    return nests.NestManager(r, conf=CONF.copy(NEST_MAX_ACTIVE=50))

@@ -2,48 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from nest_support import NOW, events_of, subscribe
 
-import nests
 from config import CONF
 from echonest import atomic, keys
 from echonest.errors import InvalidRequest, NestGone, NotFound
-
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def mgr(r):
-    return nests.NestManager(r, conf=CONF.copy(NEST_MAX_ACTIVE=50))
-
-
-def _events(pubsub):
-    found = []
-    while (msg := pubsub.get_message(timeout=0.3)) is not None:
-        if msg["type"] == "message":
-            found.append(json.loads(msg["data"]))
-    return found
-
-
-def _subscribe(r, nest_id):
-    pubsub = r.pubsub()
-    pubsub.subscribe(keys.pubsub_channel(nest_id))
-    pubsub.get_message(timeout=1)
-    return pubsub
-
-
-# --- create ------------------------------------------------------------------------------------
-
-
 
 
 # --- membership --------------------------------------------------------------------------------
 def test_two_tabs_count_once_and_the_member_leaves_with_the_last(mgr, r):
     code = mgr.create_nest("a@x.io")["code"]
-    pubsub = _subscribe(r, code)
+    pubsub = subscribe(r, code)
     assert mgr.join_nest(code, "ana@x.io") == 1
     assert mgr.join_nest(code, "ana@x.io") == 1
     assert mgr.join_nest(code, "bo@x.io") == 2
@@ -52,7 +24,7 @@ def test_two_tabs_count_once_and_the_member_leaves_with_the_last(mgr, r):
     assert mgr.leave_nest(code, "ana@x.io") == 1
     assert mgr.live_members(code) == ["bo@x.io"]
     assert r.exists(keys.member_key(code, "ana@x.io")) == 0
-    counts = [e["data"]["count"] for e in _events(pubsub) if e["event"] == "member_update"]
+    counts = [e["data"]["count"] for e in events_of(pubsub) if e["event"] == "member_update"]
     assert counts == [1, 2, 1]  # the second tab and its closing change nothing anyone sees
     pubsub.close()
 

@@ -4,37 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from nest_support import NOW, events_of, subscribe
 
 import nests
 from config import CONF
 from echonest import atomic, keys
 from echonest.errors import Forbidden, InvalidRequest, NestGone, NestLimitReached, NotFound
 from echonest.nest_names import CODE_ALPHABET, THEMED_NAMES
-
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def mgr(r):
-    return nests.NestManager(r, conf=CONF.copy(NEST_MAX_ACTIVE=50))
-
-
-def _events(pubsub):
-    found = []
-    while (msg := pubsub.get_message(timeout=0.3)) is not None:
-        if msg["type"] == "message":
-            found.append(json.loads(msg["data"]))
-    return found
-
-
-def _subscribe(r, nest_id):
-    pubsub = r.pubsub()
-    pubsub.subscribe(keys.pubsub_channel(nest_id))
-    pubsub.get_message(timeout=1)
-    return pubsub
 
 
 # --- create ------------------------------------------------------------------------------------
@@ -151,11 +130,11 @@ def test_update_is_creator_only_and_publishes_nest_update(mgr, r):
     code = mgr.create_nest("a@x.io", name="Old")["code"]
     with pytest.raises(Forbidden):
         mgr.update_nest(code, "mallory@x.io", name="Mine now")
-    pubsub = _subscribe(r, code)
+    pubsub = subscribe(r, code)
     meta = mgr.update_nest(code, "a@x.io", name="  New   Name ", bender_enabled=False)
     assert meta["name"] == "New Name" and meta["bender_enabled"] is False
     assert mgr.get_nest(code) == meta
-    [event] = _events(pubsub)
+    [event] = events_of(pubsub)
     assert event["event"] == "nest_update" and event["nest"] == code and event["data"] == meta
     pubsub.close()
 
@@ -206,9 +185,9 @@ def test_delete_removes_everything_and_announces_it(mgr, r):
     mgr.join_nest(code, "a@x.io")
     atomic.apply(r, code, [["SET", keys.nest_key(code, keys.VOLUME), 30],
                            ["ZADD", keys.nest_key(code, keys.PRIORITY_QUEUE), 1, "1"]])
-    pubsub = _subscribe(r, code)
+    pubsub = subscribe(r, code)
     assert mgr.delete_nest(code) is True
-    assert [e["event"] for e in _events(pubsub)] == ["nest_deleted"]
+    assert [e["event"] for e in events_of(pubsub)] == ["nest_deleted"]
     assert r.keys(f"NEST:{code}|*") == []
     assert r.hget("NESTS|registry", code) is None
     assert r.get(f"NESTS|code:{code}") is None and r.get("NESTS|code:gone-soon") is None
