@@ -31,7 +31,7 @@ from typing import Any
 import redis
 
 from config import CONF
-from echonest import keys, player_scripts, queue_scripts
+from echonest import keys, player_scripts, queue_scripts, user_names
 from echonest.airhorns import AIRHORN_NAMES
 from echonest.atomic import GuardedScript, apply, current_version
 from echonest.catalog.track import Track
@@ -90,7 +90,8 @@ class DB:
         script_keys = [self._key(k) for k in (
             keys.PRIORITY_QUEUE, keys.NOW_PLAYING, keys.SKIP, keys.BENDER_PREVIEW, keys.VERSION)]
         args = [self._key(f("")) for f in (keys.queue_item, keys.queue_jams, keys.comments)]
-        args += ["1" if queue else "0", "1" if playing else "0", item_id]
+        args += ["1" if queue else "0", "1" if playing else "0", item_id,
+                 self._key(keys.queue_votes(""))]
         return queue_scripts.READ_STATE(self.redis, script_keys, args)
 
     # --- reads -------------------------------------------------------------------------------
@@ -98,13 +99,20 @@ class DB:
         _, _, queue, _, _ = self._read(queue=True)
         return [item for item in map(item_from_entry, queue or []) if item]
 
+    def names(self, user_ids: Any) -> dict[str, dict]:
+        """{id: {name, avatar_url}} for these user ids (one HMGET on the global names hash)."""
+        return user_names.lookup(self.redis, user_ids)
+
     def queue_body(self, now: Any = None) -> dict:
         version, preview, queue, _, _ = self._read(queue=True)
+        items = [item for item in map(item_from_entry, queue or []) if item]
+        preview_row = _preview(preview)
         return {
-            "queue": [item for item in map(item_from_entry, queue or []) if item],
-            "preview": _preview(preview),
+            "queue": items,
+            "preview": preview_row,
             "version": int(version),
             "now": iso(epoch(now)),
+            "users": self.names(user_names.ids_in([*items, preview_row])),
         }
 
     def now_playing(self, now: Any = None) -> dict:
@@ -122,7 +130,8 @@ class DB:
             start = float(state["starttime"])
             pos = min(max(now_ts - start, 0.0), duration)
         return {**item, "starttime": iso(start), "endtime": iso(start + duration),
-                "pos": pos, "paused": paused, "now": iso(now_ts)}
+                "pos": pos, "paused": paused, "now": iso(now_ts),
+                "users": self.names(user_names.ids_in([item]))}
 
     def get_item(self, item_id: Any) -> dict | None:
         try:
@@ -176,7 +185,7 @@ class DB:
             fields["uri"], user, "1" if auto else "0", depth, int(CONF.BENDER_FILTER_SECONDS),
             *flat])
         return {"id": str(item_id), **fields, "duration": float(fields["duration"]),
-                "user": user, "vote": 0, "jam": [], "comments": [], "auto": auto}
+                "user": user, "vote": 0, "votes": {}, "jam": [], "comments": [], "auto": auto}
 
     def vote(self, item_id: Any, user: str, up: bool) -> dict:
         item_id, user = check_item_id(item_id), check_user(user)

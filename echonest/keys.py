@@ -155,3 +155,7 @@ def members_conn_key(nest_id: str) -> str:
 
 # Ids of nests whose delete started (set): lets cleanup finish a delete a crash interrupted.
 NESTS_BEING_DELETED = "NESTS|deleting"
+
+# Display names by user id (hash id → JSON {"name", "avatar_url"}), written at sign-in so every
+# nest can show people by name. Global: a person has one name in every nest.
+USER_NAMES = "NESTS|user-names"

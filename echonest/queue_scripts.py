@@ -33,7 +33,8 @@ end
 local function item_entry(id)
   local h = redis.call('HGETALL', P_ITEM .. id)
   if #h == 0 then return false end
-  return {h, redis.call('SMEMBERS', P_JAM .. id), redis.call('LRANGE', P_COMMENTS .. id, 0, -1)}
+  return {h, redis.call('SMEMBERS', P_JAM .. id), redis.call('LRANGE', P_COMMENTS .. id, 0, -1),
+          redis.call('HGETALL', P_VOTE .. id)}
 end
 
 local function is_queued(id)
@@ -226,14 +227,16 @@ local result = 1
 """
 
 # A read snapshot in one round trip. KEYS: PQ, NP, SKIP, PREVIEW, VERSION.
-# ARGV: item, jam, comments prefixes; want queue 1/0; want now-playing 1/0; one item id or ''.
+# ARGV: item, jam, comments prefixes; want queue 1/0; want now-playing 1/0; one item id or '';
+# votes prefix. An entry is {hash, jams, comments, votes (flat user → 1/-1)}.
 READ = """
 local PQ, NP, SKIP, PREVIEW, VERSION = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local P_ITEM, P_JAM, P_COMMENTS = ARGV[1], ARGV[2], ARGV[3]
+local P_ITEM, P_JAM, P_COMMENTS, P_VOTE = ARGV[1], ARGV[2], ARGV[3], ARGV[7]
 local function item_entry(id)
   local h = redis.call('HGETALL', P_ITEM .. id)
   if #h == 0 then return false end
-  return {h, redis.call('SMEMBERS', P_JAM .. id), redis.call('LRANGE', P_COMMENTS .. id, 0, -1)}
+  return {h, redis.call('SMEMBERS', P_JAM .. id), redis.call('LRANGE', P_COMMENTS .. id, 0, -1),
+          redis.call('HGETALL', P_VOTE .. id)}
 end
 local queue, np, item = false, false, false
 if ARGV[4] == '1' then

@@ -131,8 +131,23 @@ def _comment(raw: str) -> dict | None:
             "time": value.get("time", "")}
 
 
+def _votes(flat: list | None) -> dict[str, int]:
+    votes = {}
+    for user, raw in pairs(flat).items():
+        try:
+            value = int(raw)
+        except ValueError:
+            continue
+        if value in (1, -1):
+            votes[user] = value
+    return votes
+
+
 def item_from_entry(entry: list | None) -> dict | None:
-    """A script's ``{hash, jams, comments}`` triple → the API item dict (or None if gone)."""
+    """A script's ``{hash, jams, comments[, votes]}`` entry → the API item dict (None if gone).
+
+    ``votes`` ({user: 1 | -1}) lets every client find its own vote in the one shared body.
+    """
     if not entry or not entry[0]:
         return None
     fields = pairs(entry[0])
@@ -150,6 +165,7 @@ def item_from_entry(entry: list | None) -> dict | None:
         "big_img": fields.get("big_img", ""),
         "user": fields.get("user", ""),
         "vote": int(fields.get("vote") or 0),
+        "votes": _votes(entry[3] if len(entry) > 3 else None),
         "jam": sorted(entry[1] or []),
         "comments": comments,
         "auto": fields.get("auto") == "1",
@@ -161,5 +177,5 @@ def preview_item(track: Track, bender_user: str) -> dict:
     """Bender's next pick shaped like a queue item (deterministic, so re-sets are no-ops)."""
     fields = track_fields(track)
     return {"id": "preview", **fields, "duration": float(fields["duration"]),
-            "user": bender_user, "vote": 0, "jam": [], "comments": [], "auto": True,
+            "user": bender_user, "vote": 0, "votes": {}, "jam": [], "comments": [], "auto": True,
             "added_at": None}

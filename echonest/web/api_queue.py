@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify, request
 from echonest.actions import dispatch
 from echonest.catalog import search_results
 from echonest.errors import InvalidRequest
-from echonest.web import context
+from echonest.web import context, fanout
 
 bp = Blueprint("api_queue", __name__)
 
@@ -57,10 +57,7 @@ def run(nest_id: str, action: str, args: dict[str, Any] | None = None) -> dict[s
 
 def legacy_queue(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The pre-nest /api/queue shape: the ordered items, Bender's preview as the last one."""
-    items = list(body.get("queue") or [])
-    if body.get("preview"):
-        items.append(body["preview"])
-    return items
+    return fanout.legacy_queue(body)
 
 
 def _form_args() -> dict[str, Any]:
@@ -91,6 +88,24 @@ def nest_playing(code: str):
     return jsonify(run(nest_id, "fetch_now_playing"))
 
 
+def recent_airhorns(nest_id: str) -> dict[str, Any]:
+    """The nest's recent horns, newest first, each with who fired it by name."""
+    db = context.db(nest_id)
+    horns = db.recent_airhorns()
+    names = db.names(h["user"] for h in horns)
+    for horn in horns:
+        known = names.get(horn["user"]) if isinstance(horn["user"], str) else None
+        horn["user_name"] = known["name"] if known else "Someone"
+        horn["avatar_url"] = known["avatar_url"] if known else ""
+    return {"airhorns": horns}
+
+
+@bp.get("/api/nests/<code>/airhorns")
+def nest_airhorns(code: str):
+    nest_id, _ = context.resolve_nest(code)
+    return jsonify(recent_airhorns(nest_id))
+
+
 def _nest_action_view(action: str):
     def view(code: str):
         nest_id, _ = context.resolve_nest(code)
@@ -115,6 +130,11 @@ def main_queue():
 @bp.get("/playing/")
 def main_playing():
     return jsonify(run(MAIN, "fetch_now_playing"))
+
+
+@bp.get("/api/airhorns")
+def main_airhorns():
+    return jsonify(recent_airhorns(MAIN))
 
 
 def _main_action_view(action: str):

@@ -7,7 +7,9 @@ callback, static files). JSON routes refuse with 401 JSON; pages redirect to /lo
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +20,8 @@ from echonest.errors import Forbidden
 from echonest.web import context
 from echonest.web.errors import error_body, wants_json
 
+log = logging.getLogger(__name__)
+
 KINDS = ("google", "guest", "dev", "token")
 SESSION_KINDS = ("google", "guest", "dev")
 TOKEN_USER_ID = "token:api"  # noqa: S105 - a user id, not a secret
@@ -25,6 +29,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 LOOPBACK_ADDRS = frozenset({"127.0.0.1", "::1"})
 _UNSET = object()
+NAMED_AT = "named_at"        # session: when this user's display name was last recorded
+NAME_REFRESH_SECONDS = 86400  # re-record daily, so a flushed names hash heals by itself
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,29 @@ def sign_in(user: User) -> User:
     session["csrf"] = secrets.token_urlsafe(32)
     session.permanent = True
     g._echonest_user = _session_user()
+    remember_name(g._echonest_user)
     return g._echonest_user
+
+
+def remember_name(user: User | None) -> None:
+    """Record the user's display name so others see it (best effort: sign-in never fails on it)."""
+    if user is None or user.kind not in SESSION_KINDS:
+        return
+    from echonest import user_names
+
+    try:
+        user_names.remember(context.redis(), user.id, user.name, user.avatar_url)
+    except Exception:
+        log.warning("could not record the display name of %s", user.id, exc_info=True)
+        return
+    session[NAMED_AT] = int(time.time())
+
+
+def _refresh_name(user: User) -> None:
+    """Sessions from before names were recorded (or after a flush) record theirs once a day."""
+    named_at = session.get(NAMED_AT)
+    if not isinstance(named_at, int) or time.time() - named_at > NAME_REFRESH_SECONDS:
+        remember_name(user)
 
 
 def sign_out() -> None:
@@ -218,6 +246,7 @@ def gate():
         return _refuse()
     if user.kind == "token":
         return None
+    _refresh_name(user)
     if request.method not in SAFE_METHODS and not csrf_ok():
         raise Forbidden("Missing or invalid CSRF token: send JSON or an X-CSRF-Token header.")
     if _cross_site_websocket():

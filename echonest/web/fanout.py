@@ -98,13 +98,21 @@ class NestReader:
     def version(self, nest_id: str) -> int:
         return self._db(nest_id).version()
 
+    def names(self, nest_id: str, user_ids: list[str]) -> dict[str, dict]:
+        return self._db(nest_id).names(user_ids)
+
 
 def legacy_queue(body: dict) -> list:
-    """The pre-nest queue shape: ordered items with Bender's preview as the last element."""
+    """The pre-nest queue shape: ordered items with Bender's preview as the last element.
+
+    A list has no room for the body's ``users`` map, so each item gains ``user_name`` instead.
+    """
+    users = body.get("users") or {}
     items = list(body.get("queue") or [])
     if body.get("preview"):
         items.append(body["preview"])
-    return items
+    return [{**item, "user_name": users[item["user"]]["name"]}
+            if isinstance(item, dict) and item.get("user") in users else item for item in items]
 
 
 class FrameSet:
@@ -291,12 +299,28 @@ class Fanout:
                 return FrameSet(env, legacy_queue(body) if SSE_LEGACY in kinds else None)
             if event == events.NOW_PLAYING:
                 return FrameSet({**env, "data": self._reader.now_playing(nest_id)})
+            if event == events.AIRHORN:
+                return FrameSet({**env, "data": self._with_name(nest_id, env["data"])})
         except Exception:
             # A nest deleted between the publish and this read, or Redis hiccuping: the
             # next event (or the client's refetch on a version gap) catches up.
             log.warning("could not build %s for nest %s", event, nest_id, exc_info=True)
             return None
         return FrameSet(env)
+
+    def _with_name(self, nest_id: str, data: Any) -> Any:
+        """An airhorn's data plus who fired it by name, looked up once for every listener."""
+        user = data.get("user") if isinstance(data, dict) else None
+        if not isinstance(user, str) or not user:
+            return data
+        try:
+            known = self._reader.names(nest_id, [user]).get(user) or {}
+        except Exception:
+            # A horn without a name still sounds; the page falls back to a generic name.
+            log.warning("could not look up the name of %.80r", user, exc_info=True)
+            return data
+        return {**data, "user_name": known.get("name", ""),
+                "avatar_url": known.get("avatar_url", "")}
 
     # --- player position --------------------------------------------------------------------
     def _position_loop(self) -> None:
