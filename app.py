@@ -100,9 +100,10 @@ def create_app(conf: Any = None, *, redis_client: Any = None) -> Flask:
     if redis_client is not None:
         app.extensions.setdefault("echonest", {})["redis"] = redis_client
 
-    from echonest.web import register_blueprints, stream
+    from echonest.web import register_blueprints, spotify_routes, stream
 
     register_blueprints(app)
+    app.register_blueprint(spotify_routes.bp)
     app.register_blueprint(stream.bp)
     stream.init_app(app)
     return app
