@@ -323,3 +323,64 @@ def test_play_body_must_be_a_json_object_sent_like_a_page_would(fake_spotify, co
     forged = connected.post("/api/spotify/play", data={"uri": GET_LUCKY})
     assert forged.status_code == 403
     assert fake_spotify.calls("/v1/me/player/play") == []
+
+
+# --- the page ---------------------------------------------------------------------------------------
+PAGE_PLAY_ALONG = """async ([uri, before]) => {
+  const boot = JSON.parse(document.getElementById('echonest-boot').textContent);
+  const {createApi} = await import('/static/js/api.js');
+  const {createPlayAlong} = await import('/static/js/playalong.js');
+  const ctx = {audio: {enabled: true, chime() {}}, clock: {position: () => 61.5},
+               api: createApi({csrfToken: boot.csrf_token, nestCode: 'main'})};
+  const along = createPlayAlong(ctx, () => null);
+  const note = document.getElementById('sync-note');
+  note.textContent = '';
+  // Both return the Spotify request's promise, so this waits for the answer, not a timer.
+  await (before === null ? along.songChanged({uri}) : along.clockJumped({uri}, before));
+  const link = note.querySelector('a');
+  return {text: note.textContent, href: link && link.getAttribute('href')};
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(240)
+def test_the_page_offers_connect_then_plays_along_at_the_clock(redis_url, r, fake_spotify,  # noqa: F811
+                                                               monkeypatch):
+    import servers
+    from browser_helpers import Visitor, browser, chromium_available
+
+    if not chromium_available():
+        pytest.skip("needs playwright and /usr/bin/chromium")
+    port = servers.free_port()
+    monkeypatch.setattr(servers, "free_port", lambda: port)  # the redirect URI names our port
+    conf = {"SPOTIFY_CLIENT_ID": CLIENT_ID, "SPOTIFY_CLIENT_SECRET": CLIENT_SECRET,
+            "SPOTIFY_API_BASE": fake_spotify.api_base, "SPOTIFY_AUTH_BASE": fake_spotify.auth_base,
+            "SPOTIFY_REDIRECT_URI": f"http://127.0.0.1:{port}/login/spotify/callback",
+            "USE_BENDER": False}
+    kim = fake_spotify.users["kim"]
+    kim.devices = [d for d in kim.devices if d["id"] == PHONE]
+    with servers.web_server(redis_url, conf) as srv, browser() as chromium:
+        v = Visitor(chromium, srv.url, "Sol")
+        v.goto("/?from=test")
+        first = v.page.evaluate(PAGE_PLAY_ALONG, [GET_LUCKY, None])
+        assert first["text"].startswith("Connect Spotify")
+        assert first["href"] == "/login/spotify?next=%2F%3Ffrom%3Dtest"
+        assert fake_spotify.api_calls() == []
+
+        # Following the link goes to Spotify, which approves and sends the browser back here.
+        v.page.goto(first["href"])
+        v.page.wait_for_url(f"{srv.url}/?from=test")
+        v.wait_live()
+        played = v.page.evaluate(PAGE_PLAY_ALONG, [GET_LUCKY, None])
+        assert played["text"] == "Playing along on your Spotify device."
+        assert kim.player["uris"] == [GET_LUCKY] and kim.player["position_ms"] == 61_500
+        assert kim.player["device_id"] == PHONE
+
+        # The shared clock jumped by more than 3 s: the page re-syncs; a small wobble does not.
+        calls = len(fake_spotify.calls("/v1/me/player/play"))
+        v.page.evaluate(PAGE_PLAY_ALONG, [GET_LUCKY, 40.0])
+        assert len(fake_spotify.calls("/v1/me/player/play")) == calls + 1
+        assert v.page.evaluate(PAGE_PLAY_ALONG, [GET_LUCKY, 60.0])["text"] == ""
+        assert len(fake_spotify.calls("/v1/me/player/play")) == calls + 1
+        assert v.errors == [] and v.dialogs == []
+        v.close()
