@@ -103,6 +103,9 @@ def test_two_guests_build_join_add_vote_jam_live(server, chromium):
     added = bob.search_and_add("madonna", "Angel")
     exp(added.locator(".add-btn")).to_have_text("Added")
     exp(alice.row("Angel")).to_have_count(1)
+    # Alice sees who added it by name (and initials), not as "Guest".
+    exp(alice.row("Angel").locator(".row-who")).to_have_text("Bob")
+    exp(alice.row("Angel").locator(".row-adder .avatar")).to_have_text("BO")
     bob.page.keyboard.press("Escape")
     alice.search_and_add("starboy", "Starboy")
     exp(bob.row("Starboy")).to_have_count(1)
@@ -120,6 +123,12 @@ def test_two_guests_build_join_add_vote_jam_live(server, chromium):
     exp(bob.row("Angel").locator(".vote-count")).to_have_text("-1")
     exp(bob.page.locator("#queue .qrow .row-title")).to_have_text(["Starboy", "Angel"])
     exp(bob.row("Angel").locator(".vote-down")).to_have_attribute("aria-pressed", "false")
+    # Her vote comes from the server, not this browser's storage: a fresh page still shows it.
+    alice.page.evaluate("() => localStorage.clear()")
+    alice.page.reload()
+    alice.wait_live()
+    exp(alice.row("Angel").locator(".vote-down")).to_have_attribute("aria-pressed", "true")
+    exp(alice.row("Angel").locator(".vote-up")).to_have_attribute("aria-pressed", "false")
 
     # Bob jams Alice's song; the jam count reaches Alice.
     bob.row("Starboy").locator(".jam-btn").click()
@@ -138,6 +147,7 @@ def test_two_guests_build_join_add_vote_jam_live(server, chromium):
     exp(bob.row("Angel").locator(".talk-count")).to_have_text("1")
     bob.row("Angel").locator(".talk-btn").click()
     exp(bob.row("Angel").locator(".comment-text")).to_have_text(XSS)
+    exp(bob.row("Angel").locator(".comment-who")).to_have_text("Alice")
     assert bob.page.locator("#queue img[src=x]").count() == 0
 
     # Only the creator gets the host tools; clearing takes a second tap and empties every screen.
@@ -323,7 +333,14 @@ def test_airhorns_reach_other_listeners_and_full_queue_is_explained(r, redis_url
 
         host.page.locator("#airhorns .horn-btn[data-horn=foghorn]").click()
         exp(guest.page.locator("#airhorns .horn-recent .horn-name")).to_have_text(["Foghorn"])
+        exp(guest.page.locator("#airhorns .horn-recent .horn-who")).to_have_text(["Hana"])
         exp(host.page.locator("#airhorns .horn-recent .horn-name")).to_have_text(["Foghorn"])
+        # Someone opening the page afterwards still sees who fired what.
+        late = Visitor(chromium, srv.url, "Lou")
+        late.goto(f"/nest/{code}")
+        exp(late.page.locator("#airhorns .horn-recent .horn-who")).to_have_text(["Hana"])
+        assert late.errors == [] and late.dialogs == []
+        late.close()
 
         # The nest holds one song; the second add explains itself inline, in words.
         host.search_and_add("madonna", "Angel")

@@ -1,7 +1,7 @@
 // The airhorn panel: fire a named or random horn, see recent horns, hear them in sync mode.
 
 import { errorWords } from "./api.js";
-import { avatar, displayName, h, icon, relTime, setText } from "./dom.js";
+import { avatar, displayName, h, icon, relTime, rememberUsers, setText } from "./dom.js";
 
 const LABELS = {
   classic: "Classic",
@@ -79,6 +79,7 @@ export function createAirhorns(root, ctx) {
 
   function setRecent(list) {
     if (!Array.isArray(list)) return;
+    for (const e of list) if (e && e.user && e.user_name) rememberUsers({ [e.user]: { name: e.user_name, avatar_url: e.avatar_url } });
     entries = list.filter((e) => e && e.name).slice().sort((a, b) => String(b.time).localeCompare(String(a.time)));
     renderRecent();
   }
@@ -86,6 +87,7 @@ export function createAirhorns(root, ctx) {
   // A horn went off in this nest (airhorn event).
   async function heard(data) {
     if (!data || !data.name) return;
+    if (data.user && data.user_name) rememberUsers({ [data.user]: { name: data.user_name, avatar_url: data.avatar_url } });
     entries.unshift({ name: data.name, user: data.user, user_name: data.user_name, time: data.time || new Date().toISOString() });
     entries = entries.slice(0, 20);
     renderRecent();

@@ -74,6 +74,7 @@ export function createApi({ csrfToken, nestCode }) {
     request,
     queue: () => request("GET", `${nestBase}/queue`),
     playing: () => request("GET", `${nestBase}/playing`),
+    airhorns: () => request("GET", `${nestBase}/airhorns`),
     nest: () => request("GET", nestBase),
     addSong: (uri) => request("POST", `${nestBase}/songs`, { track_uri: uri }),
     vote: (id, up) => request("POST", `${nestBase}/vote`, { id, up }),

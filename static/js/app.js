@@ -4,7 +4,7 @@ import { createApi, errorWords } from "./api.js";
 import { createAirhorns } from "./airhorns.js";
 import { createHostTools } from "./hosttools.js";
 import { createPlayAlong } from "./playalong.js";
-import { $, avatar, icon, mmss, setSelf, setText, toast } from "./dom.js";
+import { $, avatar, icon, mmss, rememberUsers, setSelf, setText, toast } from "./dom.js";
 import { createLiveNests, createNestBar } from "./nestbar.js";
 import { createNowPlaying } from "./nowplaying.js";
 import { NestClock, SyncAudio } from "./player.js";
@@ -30,14 +30,12 @@ setSelf(me.id, me.name);
 const config = boot.config || {};
 const nestCode = window.NEST_ID === "main" ? "main" : nestInfo.code || window.NEST_ID;
 
-const voteStoreKey = `echonest.votes.${window.NEST_ID}`;
-const myVotes = (() => {
-  try {
-    return JSON.parse(localStorage.getItem(voteStoreKey) || "{}") || {};
-  } catch {
-    return {};
-  }
-})();
+// Votes used to be remembered per browser; the server now says who voted, so drop the leftovers.
+try {
+  localStorage.removeItem(`echonest.votes.${window.NEST_ID}`);
+} catch {
+  /* storage unavailable: nothing to tidy */
+}
 
 const ctx = {
   api: createApi({ csrfToken: boot.csrf_token, nestCode }),
@@ -46,20 +44,11 @@ const ctx = {
   config,
   clock: new NestClock(),
   audio: new SyncAudio(),
-  // The queue body carries vote totals only, so this browser remembers its own votes unless the server says.
+  // Every item lists its voters ({user: 1 | -1}), so my vote follows me to every device.
   myVote(item) {
-    if (item && typeof item.my_vote === "number") return Math.sign(item.my_vote);
-    if (item && item.votes && typeof item.votes === "object" && me.id in item.votes) return Math.sign(Number(item.votes[me.id]));
-    return myVotes[item?.id] || 0;
-  },
-  setMyVote(id, v) {
-    if (Object.keys(myVotes).length > 300) for (const k of Object.keys(myVotes).slice(0, 100)) delete myVotes[k];
-    myVotes[id] = v;
-    try {
-      localStorage.setItem(voteStoreKey, JSON.stringify(myVotes));
-    } catch {
-      /* not remembered */
-    }
+    const votes = item && item.votes;
+    if (!votes || typeof votes !== "object" || !me.id || !Object.hasOwn(votes, me.id)) return 0;
+    return Math.sign(Number(votes[me.id])) || 0;
   },
   canRemove(item) {
     if (!item || !me.id) return false;
@@ -82,26 +71,8 @@ if (meSlot && me.id) meSlot.replaceChildren(avatar(me.id, { name: me.name, url: 
 
 let lastPlayingId = null;
 
-// Forget votes on songs that left the queue, so the remembered set stays small.
-function pruneVotes(items) {
-  const live = new Set(items.map((i) => String(i.id)));
-  let changed = false;
-  for (const id of Object.keys(myVotes)) {
-    if (!live.has(id)) {
-      delete myVotes[id];
-      changed = true;
-    }
-  }
-  if (changed) {
-    try {
-      localStorage.setItem(voteStoreKey, JSON.stringify(myVotes));
-    } catch {
-      /* not remembered */
-    }
-  }
-}
-
 function applyPlaying(playing) {
+  rememberUsers(playing && playing.users);
   const before = ctx.clock.position();
   ctx.clock.update(playing || { paused: true, now: new Date().toISOString() });
   if (!playing || playing.id === undefined) ctx.clock.duration = 0;
@@ -122,8 +93,8 @@ function applyQueue(body) {
     if (body.version < queueVersion) return;
     queueVersion = body.version;
   }
+  rememberUsers(body.users);
   const items = queueView.render(body);
-  pruneVotes(items);
   search.syncQueued(new Set(items.map((i) => i.uri || i.trackid)));
   const secs = queueView.totalSeconds();
   setText($("#queue-summary"), items.length ? `${items.length} song${items.length === 1 ? "" : "s"} · ${mmss(secs)}` : "");
@@ -139,7 +110,12 @@ function refetchAll() {
     refetchAgain = true;
     return refetching;
   }
-  refetching = Promise.allSettled([ctx.api.queue().then(applyQueue), ctx.api.playing().then(applyPlaying)])
+  refetching = Promise.allSettled([
+    ctx.api.queue().then(applyQueue),
+    ctx.api.playing().then(applyPlaying),
+    // Horns fired before this page opened (or while its socket was down).
+    ctx.api.airhorns().then((body) => horns.setRecent(body && body.airhorns)),
+  ])
     .then((results) => {
       const failed = results.find((r) => r.status === "rejected");
       if (failed && failed.reason?.code === "not_found") nestGone();

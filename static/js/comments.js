@@ -32,7 +32,8 @@ export function createComments(ctx, getItemId, { label = "Add a comment" } = {})
 
   function render(comments) {
     const items = Array.isArray(comments) ? comments : [];
-    const key = JSON.stringify(items);
+    // Names can arrive after the comments (a newer users map), so they are part of the key.
+    const key = JSON.stringify(items.map((c) => [c, displayName(c.user, c.user_name || c.name)]));
     if (key === lastKey) return;
     lastKey = key;
     empty.hidden = items.length > 0;

@@ -71,18 +71,37 @@ export function icon(name, label) {
   return h("span", { class: "icon-label" }, svg, h("span", { class: "sr-only", text: label }));
 }
 
-// Queue items carry user ids, not names: we know our own name, guests stay "Guest", emails show their local part.
+// Items carry user ids; queue and now-playing bodies carry a `users` map {id: {name, avatar_url}}
+// that we remember here, so every view (rows, jammers, comments, horns) shows people by name.
 let self = { id: null, name: null };
 export function setSelf(id, name) {
   self = { id: id || null, name: name || null };
 }
 
+const known = new Map();
+const KNOWN_MAX = 2000;
+export function rememberUsers(users) {
+  if (!users || typeof users !== "object") return;
+  for (const [id, info] of Object.entries(users)) {
+    if (!info || typeof info.name !== "string" || !info.name) continue;
+    known.delete(id); // re-insert: the Map's order doubles as least-recently-seen first
+    known.set(id, { name: info.name, avatar_url: typeof info.avatar_url === "string" ? info.avatar_url : "" });
+  }
+  while (known.size > KNOWN_MAX) known.delete(known.keys().next().value);
+}
+
+export function knownUser(user) {
+  return known.get(String(user)) || null;
+}
+
 export function displayName(user, nameHint) {
-  if (nameHint) return String(nameHint);
-  if (!user) return "Someone";
-  const s = String(user);
+  if (!user && !nameHint) return "Someone";
+  const s = String(user || "");
   if (self.id && s === self.id) return self.name ? `${self.name} (you)` : "You";
-  if (s === "bender" || s.startsWith("bender")) return "Bender";
+  if (s === "bender") return "Bender";
+  if (nameHint) return String(nameHint);
+  const info = known.get(s);
+  if (info) return info.name;
   if (s.startsWith("guest:")) return "Guest";
   const local = s.includes("@") ? s.split("@")[0] : s;
   return local.replace(/[._-]+/g, " ").trim() || "Someone";
@@ -102,14 +121,16 @@ function hue(s) {
 
 export function avatar(user, { name, url, size = "md", auto = false } = {}) {
   const label = auto ? "Bender" : displayName(user, name).replace(/ \(you\)$/, "");
-  if (url) {
-    return h("img", { class: `avatar avatar-${size}`, src: url, alt: label, title: label, loading: "lazy", referrerpolicy: "no-referrer" });
-  }
   const el = h("span", { class: `avatar avatar-${size}${auto ? " avatar-bot" : ""}`, title: label, role: "img", "aria-label": label });
   if (auto) el.append(icon("robot"));
   else el.textContent = initials(label);
   el.style.setProperty("--avatar-hue", String(hue(user || label)));
-  return el;
+  if (!url && !auto) url = known.get(String(user))?.avatar_url || "";
+  if (!url || !/^https:\/\//.test(String(url))) return el;
+  // A picture that fails to load falls back to the initials.
+  const img = h("img", { class: `avatar avatar-${size}`, src: url, alt: label, title: label, loading: "lazy", referrerpolicy: "no-referrer" });
+  img.addEventListener("error", () => img.replaceWith(el));
+  return img;
 }
 
 export function coverArt(src, title, cls = "art") {

@@ -1,7 +1,7 @@
 // The queue list: keyed rows updated in place, moves animated (FLIP), the Bender preview row last.
 
 import { errorWords } from "./api.js";
-import { avatar, clockTime, coverArt, displayName, h, icon, mmss, setText, toast, updateArt } from "./dom.js";
+import { avatar, clockTime, coverArt, displayName, h, icon, knownUser, mmss, setText, toast, updateArt } from "./dom.js";
 import { createComments } from "./comments.js";
 
 function jamCount(item) {
@@ -66,16 +66,15 @@ export function createQueueView(root, ctx) {
       comments.el,
     );
     const row = { el, item, art, title, artist, adder, who, eta, up, down, votes, jam, talk, remove, comments, err };
-    up.addEventListener("click", () => act(up, async () => {
-      await ctx.api.vote(row.item.id, true);
-      ctx.setMyVote(row.item.id, 1);
-      paint(row, row.item);
-    }, err));
-    down.addEventListener("click", () => act(down, async () => {
-      await ctx.api.vote(row.item.id, false);
-      ctx.setMyVote(row.item.id, -1);
-      paint(row, row.item);
-    }, err));
+    // The answer is the item with its `votes`: paint our vote at once, before the live update lands.
+    const vote = (button, isUp) => act(button, async () => {
+      const updated = await ctx.api.vote(row.item.id, isUp);
+      if (updated && String(updated.id) === String(row.item.id) && updated.votes) {
+        paint(row, { ...row.item, vote: updated.vote, votes: updated.votes });
+      }
+    }, err);
+    up.addEventListener("click", () => vote(up, true));
+    down.addEventListener("click", () => vote(down, false));
     jam.addEventListener("click", () => act(jam, () => ctx.api.jam(row.item.id), err));
     remove.addEventListener("click", () => act(remove, () => ctx.api.remove(row.item.id), err));
     talk.addEventListener("click", () => {
@@ -97,8 +96,9 @@ export function createQueueView(root, ctx) {
     setText(row.title, item.title || "Untitled");
     setText(row.artist, [item.artist, item.album].filter(Boolean).join(" · "));
     const name = item.auto ? "Bender" : displayName(item.user, item.user_name);
-    if (row.adder.dataset.user !== String(item.user) + String(item.auto)) {
-      row.adder.dataset.user = String(item.user) + String(item.auto);
+    const adderKey = `${item.user}|${item.auto}|${name}|${knownUser(item.user)?.avatar_url || ""}`;
+    if (row.adder.dataset.user !== adderKey) {
+      row.adder.dataset.user = adderKey;
       row.adder.replaceChildren(avatar(item.user, { name: item.user_name, size: "xs", auto: item.auto }));
     }
     setText(row.who, name);
