@@ -151,6 +151,18 @@ def test_a_guest_can_play_along_with_their_own_spotify(app, fake_spotify):  # no
                       ).status_code == 200
 
 
+def test_a_guest_signing_out_leaves_no_tokens_behind_but_a_google_user_keeps_theirs(
+        r, app, fake_spotify, connected):  # noqa: F811
+    guest = app.test_client()
+    sign_in(guest, "guest:abc123", name="Gus", kind="guest")
+    connect(guest)
+    assert r.exists(keys.spotify_user_token("guest:abc123"))
+    guest.get("/logout")
+    assert not r.exists(keys.spotify_user_token("guest:abc123"))
+    connected.get("/logout")
+    assert r.keys(keys.spotify_user_token("*")) != []  # alice signs in again to the same Spotify
+
+
 def test_the_api_token_has_no_spotify_of_its_own(app, fake_spotify):  # noqa: F811
     client = app.test_client()
     for method, path in (("GET", "/api/spotify/status"), ("GET", "/api/spotify/devices"),

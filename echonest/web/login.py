@@ -180,5 +180,11 @@ def dev_login():
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
+    user = current_user()
+    if user is not None and user.kind == "guest":
+        # A guest's id dies with this session: nobody could ever reach their Spotify tokens again.
+        from echonest.catalog.spotify_user import disconnect_user
+
+        disconnect_user(context.redis(), user.id)
     sign_out()
     return redirect(url_for("login.login_page"))
