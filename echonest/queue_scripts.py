@@ -13,6 +13,17 @@ import redis
 
 from echonest.atomic import GuardedScript
 
+# One queue entry as every reader sees it: {hash, jams, comments, votes (flat user → ±1)}.
+# Needs P_ITEM, P_JAM, P_COMMENTS and P_VOTE in scope.
+ITEM_ENTRY = """
+local function item_entry(id)
+  local h = redis.call('HGETALL', P_ITEM .. id)
+  if #h == 0 then return false end
+  return {h, redis.call('SMEMBERS', P_JAM .. id), redis.call('LRANGE', P_COMMENTS .. id, 0, -1),
+          redis.call('HGETALL', P_VOTE .. id)}
+end
+"""
+
 PRELUDE = """
 local PQ, NP, SKIP, COUNTER = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local PREVIEW, HORNS, VOLUME_KEY = KEYS[9], KEYS[10], KEYS[11]
@@ -30,13 +41,7 @@ local function unchanged(value)
   return {tonumber(redis.call('GET', KEYS[3]) or '0'), value}
 end
 
-local function item_entry(id)
-  local h = redis.call('HGETALL', P_ITEM .. id)
-  if #h == 0 then return false end
-  return {h, redis.call('SMEMBERS', P_JAM .. id), redis.call('LRANGE', P_COMMENTS .. id, 0, -1),
-          redis.call('HGETALL', P_VOTE .. id)}
-end
-
+""" + ITEM_ENTRY + """
 local function is_queued(id)
   return redis.call('ZSCORE', PQ, id) ~= false
 end
@@ -232,13 +237,7 @@ local result = 1
 READ = """
 local PQ, NP, SKIP, PREVIEW, VERSION = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local P_ITEM, P_JAM, P_COMMENTS, P_VOTE = ARGV[1], ARGV[2], ARGV[3], ARGV[7]
-local function item_entry(id)
-  local h = redis.call('HGETALL', P_ITEM .. id)
-  if #h == 0 then return false end
-  return {h, redis.call('SMEMBERS', P_JAM .. id), redis.call('LRANGE', P_COMMENTS .. id, 0, -1),
-          redis.call('HGETALL', P_VOTE .. id)}
-end
-local queue, np, item = false, false, false
+""" + ITEM_ENTRY + """local queue, np, item = false, false, false
 if ARGV[4] == '1' then
   queue = {}
   for _, id in ipairs(redis.call('ZRANGE', PQ, 0, -1)) do

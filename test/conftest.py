@@ -65,3 +65,18 @@ def mgr(r):
     from config import CONF
 
     return nests.NestManager(r, conf=CONF.copy(NEST_MAX_ACTIVE=50))
+
+
+# Web tests: each module defines its own `app`; these sign two people into it.
+@pytest.fixture
+def alice(app):
+    from web_support import ALICE, user_client
+
+    return user_client(app, ALICE, name="Alice")
+
+
+@pytest.fixture
+def bob(app):
+    from web_support import BOB, user_client
+
+    return user_client(app, BOB, name="Bob")

@@ -34,11 +34,6 @@ def alice(app):
     return user_client(app, ALICE, name="Alice Liddell")
 
 
-@pytest.fixture
-def bob(app):
-    return user_client(app, BOB, name="Bob")
-
-
 def guest(app, name):
     client = app.test_client()
     assert guest_sign_in(client, name).status_code == 302

@@ -20,16 +20,6 @@ def app(r):
     return make_app(r, ECHONEST_API_TOKEN=TOKEN)
 
 
-@pytest.fixture
-def alice(app):
-    return user_client(app, ALICE, name="Alice")
-
-
-@pytest.fixture
-def bob(app):
-    return user_client(app, BOB, name="Bob")
-
-
 @contextmanager
 def rendered(app):
     seen = []

@@ -26,16 +26,6 @@ def app(r):
 
 
 @pytest.fixture
-def alice(app):
-    return user_client(app, ALICE, name="Alice")
-
-
-@pytest.fixture
-def bob(app):
-    return user_client(app, BOB, name="Bob")
-
-
-@pytest.fixture
 def uris(app):
     return some_uris(app, 6)
 
