@@ -28,18 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
-def chromium_available() -> bool:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return False
-    return Path(CHROMIUM).exists()
-
-
 @contextmanager
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
+    # The browser tests are part of what `make test` proves: a missing browser is a failure
+    # with a way out, never a silent skip.
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: `make install` installs Debian's chromium")
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -131,3 +127,10 @@ class Visitor:
             }""",
             [path, body or {}],
         )
+
+
+def expect():
+    """Playwright's auto-waiting assertions (imported late: playwright is a test extra)."""
+    from playwright.sync_api import expect as pw_expect
+
+    return pw_expect

@@ -80,3 +80,21 @@ def bob(app):
     from web_support import BOB, user_client
 
     return user_client(app, BOB, name="Bob")
+
+
+# Browser tests (test_browser*.py): a web process without a player worker, and one Chromium.
+@pytest.fixture
+def server(r, redis_url):
+    """No player worker: nothing moves out of the queue by itself, so rows stay put."""
+    from servers import web_server
+
+    with web_server(redis_url, {"USE_BENDER": False}) as srv:
+        yield srv
+
+
+@pytest.fixture
+def chromium():
+    from browser_helpers import browser
+
+    with browser() as b:
+        yield b

@@ -359,10 +359,8 @@ PAGE_PLAY_ALONG = """async ([uri, before]) => {
 def test_the_page_offers_connect_then_plays_along_at_the_clock(redis_url, r, fake_spotify,  # noqa: F811
                                                                monkeypatch):
     import servers
-    from browser_helpers import Visitor, browser, chromium_available
+    from browser_helpers import Visitor, browser
 
-    if not chromium_available():
-        pytest.skip("needs playwright and /usr/bin/chromium")
     port = servers.free_port()
     monkeypatch.setattr(servers, "free_port", lambda: port)  # the redirect URI names our port
     conf = {"SPOTIFY_CLIENT_ID": CLIENT_ID, "SPOTIFY_CLIENT_SECRET": CLIENT_SECRET,
