@@ -61,7 +61,13 @@ class Visitor:
         self.errors: list[str] = []
         self.page.on("dialog", self._on_dialog)
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("console", self._on_console)
         self.sign_in()
+
+    def _on_console(self, message: Any) -> None:
+        # A Content-Security-Policy refusal means part of the page silently did not run.
+        if "Content Security Policy" in message.text:
+            self.errors.append(message.text)
 
     def _on_dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
