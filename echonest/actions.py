@@ -16,6 +16,7 @@ from typing import Any
 from echonest import ratelimit
 from echonest.airhorns import AIRHORN_NAMES
 from echonest.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
+from echonest.validation import require_text
 
 MAIN = "main"
 MAX_ID_LENGTH = 128
@@ -49,15 +50,7 @@ class ActionContext:
 
 # --- argument checks ---------------------------------------------------------------------
 def _text(args: dict, name: str, max_length: int) -> str:
-    value = args.get(name)
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{name}' must be a string.")
-    value = value.strip()
-    if not value:
-        raise InvalidRequest(f"'{name}' must not be empty.")
-    if len(value) > max_length:
-        raise InvalidRequest(f"'{name}' is too long (at most {max_length} characters).")
-    return value
+    return require_text(args.get(name), f"'{name}'", max_length)
 
 
 def _item_id(args: dict) -> str:

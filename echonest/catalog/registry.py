@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from echonest.catalog.base import Album, Provider
 from echonest.catalog.track import Track
 from echonest.errors import CatalogError, EchoNestError, InvalidRequest
+from echonest.validation import require_text
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +39,6 @@ def _check_limit(limit: Any, maximum: int = MAX_LIMIT) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
         raise InvalidRequest(f"limit must be a whole number from 1 to {maximum}")
     return limit
-
-
-def _check_text(value: Any, what: str, max_length: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{what} must be text")
-    value = value.strip()
-    if not value:
-        raise InvalidRequest(f"{what} must not be empty")
-    if len(value) > max_length:
-        raise InvalidRequest(f"{what} is too long (at most {max_length} characters)")
-    return value
 
 
 class Catalog:
@@ -121,7 +111,7 @@ class Catalog:
     # --- the public surface ----------------------------------------------------------------
     def lookup(self, uri: Any) -> Track:
         """The track for a uri (or a pasted URL a provider recognises)."""
-        text = _check_text(uri, "track uri", MAX_URI_LENGTH)
+        text = require_text(uri, "track uri", MAX_URI_LENGTH)
         claimed = self.claim_uri(text)
         if claimed:
             provider, canonical = claimed
@@ -140,7 +130,7 @@ class Catalog:
 
     def search(self, q: Any, limit: int = 10) -> list[Track]:
         """Free-text search on the default provider; a pasted track uri/URL finds that track."""
-        query = _check_text(q, "search query", _query_max(self._conf))
+        query = require_text(q, "search query", _query_max(self._conf))
         limit = _check_limit(limit)
         claimed = self.claim_uri(query)
         if not claimed and (scheme := _SCHEME.match(query)) and scheme.group(1) in self._by_scheme:
