@@ -27,6 +27,8 @@ bp = Blueprint("stream", __name__)
 
 EXTENSION = "echonest.stream"
 MAX_REF_LENGTH = 200
+# {"action": "time"} is answered by the socket session itself: {"t": server epoch ms}.
+TIME_ACTION = "time"
 # App-defined close codes (4000-4999) so a client can tell "go elsewhere" from "reconnect".
 CLOSE_CODES = {
     "nest_deleted": (4404, "nest deleted"),
@@ -270,6 +272,11 @@ class SocketSession:
         try:
             message = _parse_frame(raw)
             ref = _check_ref(message.get("ref"))
+            if message.get("action") == TIME_ACTION:
+                # Clock sync: answered here, with no Redis or catalog in the way, so the round
+                # trip the client measures is the network's and nothing else's.
+                return events.dumps({"event": "ack", "nest": self.nest_id, "ref": ref,
+                                     "data": {"t": round(time.time() * 1000, 3)}})
             if self._ctx is None:
                 self._ctx = self._ctx_factory()
             data = actions.dispatch(self._ctx, message.get("action"), message.get("args"))
