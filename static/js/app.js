@@ -2,6 +2,7 @@
 
 import { createApi, errorWords } from "./api.js";
 import { createAirhorns } from "./airhorns.js";
+import { createClockSync } from "./clocksync.js";
 import { createHostTools } from "./hosttools.js";
 import { createPlayAlong } from "./playalong.js";
 import { $, avatar, icon, mmss, rememberUsers, setSelf, setText, toast } from "./dom.js";
@@ -10,6 +11,7 @@ import { createNowPlaying } from "./nowplaying.js";
 import { NestClock, SyncAudio } from "./player.js";
 import { createQueueView } from "./queue.js";
 import { createSearch } from "./search.js";
+import { createSyncPlayer } from "./syncplayer.js";
 import { connectSocket } from "./socket.js";
 import { currentTheme, nextTheme } from "./themes.js";
 
@@ -44,6 +46,8 @@ const ctx = {
   config,
   clock: new NestClock(),
   audio: new SyncAudio(),
+  // The server clock over the socket (NTP-style), and this device's synchronized playback.
+  timeSync: createClockSync((action) => (socket ? socket.send(action) : Promise.reject(new Error("no socket")))),
   // Every item lists its voters ({user: 1 | -1}), so my vote follows me to every device.
   myVote(item) {
     const votes = item && item.votes;
@@ -55,6 +59,8 @@ const ctx = {
     return item.user === me.id || nestInfo.created_by === me.id || Boolean(me.is_admin && nestInfo.is_main);
   },
 };
+
+ctx.sync = createSyncPlayer(ctx.audio, ctx.timeSync);
 
 const nowView = createNowPlaying($("#now"), ctx);
 const queueView = createQueueView($("#queue"), ctx);
@@ -77,6 +83,7 @@ function applyPlaying(playing) {
   ctx.clock.update(playing || { paused: true, now: new Date().toISOString() });
   if (!playing || playing.id === undefined) ctx.clock.duration = 0;
   nowView.render(playing);
+  ctx.sync.update(playing);
   const id = playing && playing.id !== undefined ? `${playing.id}` : null;
   if (id !== lastPlayingId) {
     lastPlayingId = id;
@@ -95,6 +102,7 @@ function applyQueue(body) {
   }
   rememberUsers(body.users);
   const items = queueView.render(body);
+  ctx.sync.upNext(items[0]);
   search.syncQueued(new Set(items.map((i) => i.uri || i.trackid)));
   const secs = queueView.totalSeconds();
   setText($("#queue-summary"), items.length ? `${items.length} song${items.length === 1 ? "" : "s"} · ${mmss(secs)}` : "");
@@ -157,6 +165,7 @@ function onEvent(name, data) {
     case "player_position": {
       const before = ctx.clock.position();
       ctx.clock.update({ ...data, uri: undefined });
+      ctx.sync.update({ ...data, uri: undefined });
       nowView.tick();
       playAlong.clockJumped(nowView.current(), before);
       break;
@@ -181,6 +190,7 @@ function onEvent(name, data) {
 
 const conn = $("#conn-status");
 function onStatus(status) {
+  if (status === "live") ctx.timeSync.start();
   if (!conn) return;
   conn.dataset.state = status;
   setText($(".conn-text", conn), status === "live" ? "Live" : status === "connecting" ? "Connecting…" : "Reconnecting…");
@@ -222,3 +232,5 @@ window.addEventListener("unhandledrejection", (ev) => {
 });
 
 window.echonest = { ctx, refetchAll, live, socket };
+// The documented read-only hook (docs/api.md, page hooks): the audible position right now.
+window.EchoNest = Object.freeze({ playback: () => ctx.sync.playback() });
