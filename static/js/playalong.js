@@ -61,7 +61,7 @@ export function createPlayAlong(ctx, currentSong) {
   // clock-sync uncertainty (half the best round trip).
   const indicator = $("#sync-indicator");
   const muteBtn = $("#mute-btn");
-  const WORDS = { loading: "loading…", paused: "paused", no_audio: "no audio on this install", blocked: "tap Sync audio to start", error: "can't load this song", ended: "", idle: "" };
+  const WORDS = { loading: "loading…", paused: "paused", no_audio: "no audio", blocked: "tap Sync audio to start", error: "can't load this song", ended: "", idle: "" };
   function showStatus({ state, errMs }) {
     if (!indicator) return;
     const on = ctx.audio.enabled && state !== "off";
