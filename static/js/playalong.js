@@ -86,25 +86,56 @@ export function createPlayAlong(ctx, currentSong) {
     toast(muted ? "Muted here — still in sync" : "Sound on");
   });
 
-  syncBtn?.addEventListener("click", async () => {
-    if (ctx.audio.enabled) {
-      ctx.sync?.disable();
-      ctx.audio.disable();
-      syncBtn.setAttribute("aria-pressed", "false");
-      syncBtn.classList.remove("is-on");
-      note("");
-      toast("Sync audio off");
-      return;
+  // Sync audio survives a reload in this tab; where the browser holds audio until a gesture,
+  // the first tap anywhere starts it again.
+  const REMEMBER = "echonest.syncAudio";
+  const remember = (on) => {
+    try {
+      if (on) sessionStorage.setItem(REMEMBER, "1");
+      else sessionStorage.removeItem(REMEMBER);
+    } catch {
+      /* storage off: the button still works */
     }
+  };
+
+  async function turnOn({ quiet = false } = {}) {
     await ctx.audio.enable();
     await ctx.sync?.enable();
     syncBtn.setAttribute("aria-pressed", "true");
     syncBtn.classList.add("is-on");
+    remember(true);
     const playing = currentSong();
     if (playing) songChanged(playing);
     else note("Sync audio is on: songs and airhorns play on this device.");
-    toast("Sync audio on — the music plays here, in time with everyone");
+    if (!quiet) toast("Sync audio on — the music plays here, in time with everyone");
+    if (ctx.audio.ctx && ctx.audio.ctx.state !== "running") {
+      const wake = () => ctx.audio.enable().then(() => ctx.sync?.enable());
+      document.addEventListener("pointerdown", wake, { once: true, capture: true });
+      document.addEventListener("keydown", wake, { once: true, capture: true });
+    }
+  }
+
+  syncBtn?.addEventListener("click", async () => {
+    if (ctx.audio.enabled && ctx.audio.ctx?.state !== "suspended") {
+      ctx.sync?.disable();
+      ctx.audio.disable();
+      syncBtn.setAttribute("aria-pressed", "false");
+      syncBtn.classList.remove("is-on");
+      remember(false);
+      note("");
+      toast("Sync audio off");
+      return;
+    }
+    await turnOn();
   });
+
+  let remembered = false;
+  try {
+    remembered = sessionStorage.getItem(REMEMBER) === "1";
+  } catch {
+    remembered = false;
+  }
+  if (remembered && syncBtn) turnOn({ quiet: true });
 
   return { songChanged, clockJumped };
 }

@@ -272,6 +272,8 @@ export function createSyncPlayer(audio, clock) {
     async enable() {
       await audio.enable();
       enabled = true;
+      // Suspended by the OS (a call, a locked phone) and back: reschedule at once.
+      if (audio.ctx && !audio.ctx.onstatechange) audio.ctx.onstatechange = () => enabled && reconcile();
       clearInterval(loop);
       loop = setInterval(tick, LOOP_MS);
       reconcile();
