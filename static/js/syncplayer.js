@@ -54,9 +54,10 @@ export function createSyncPlayer(audio, clock) {
     return (serverMs - track.startMs) / 1000;
   }
 
-  function voicePos(ctxTime) {
-    if (!voice || ctxTime < voice.anchorCtx) return null;
-    return voice.anchorPos + (ctxTime - voice.anchorCtx) * voice.rate;
+  function voicePos(ctxTime, v = voice) {
+    if (!v) return null;
+    if (ctxTime < v.anchorCtx) return v.prev ? voicePos(ctxTime, v.prev) : null;
+    return v.anchorPos + (ctxTime - v.anchorCtx) * v.rate;
   }
 
   // --- buffers -------------------------------------------------------------------------------
@@ -119,6 +120,8 @@ export function createSyncPlayer(audio, clock) {
       stopVoice();
       return false;
     }
+    // Until `when` is heard, the old voice (if any) is what leaves the speaker.
+    const prev = voice && voice.id === track.id ? { ...voice, prev: null } : null;
     stopVoice(when);
     const src = ctx.createBufferSource();
     src.buffer = buffer;
@@ -127,7 +130,7 @@ export function createSyncPlayer(audio, clock) {
     gain.gain.linearRampToValueAtTime(1, when + FADE_S);
     src.connect(gain).connect(audio.output);
     src.start(when, pos);
-    const v = { src, gain, url: track.url, id: track.id, buffer, anchorCtx: when, anchorPos: pos, rate: 1 };
+    const v = { src, gain, url: track.url, id: track.id, buffer, anchorCtx: when, anchorPos: pos, rate: 1, prev };
     src.addEventListener("ended", () => {
       if (voice === v) voice = null;
     });
@@ -141,8 +144,9 @@ export function createSyncPlayer(audio, clock) {
     sampleMap();
     const perfNow = performance.now();
     const heardCtx = ctxAt(perfNow);
+    if (heardCtx < voice.anchorCtx) return; // the last (re)start is not audible yet
+    voice.prev = null;
     const pos = voicePos(heardCtx);
-    if (pos === null) return;
     const err = pos - target(clock.serverMs(perfNow));
     errMs = errMs === null || Math.abs(err * 1000 - errMs) > 20 ? err * 1000 : errMs + (err * 1000 - errMs) * 0.3;
     if (Math.abs(err) > HARD_S) {
