@@ -96,6 +96,7 @@ def test_three_listeners_play_in_sync_through_pause_resume_skip_reload_and_mute(
             samples = sample_round(everyone, start_ms(body))
             errors = [s["err_ms"] for s in samples]
             assert all(s["uri"] == first["uri"] and s["state"] == "playing" for s in samples)
+            assert all(e is not None for e in errors), samples
             worst_pair = max(worst_pair, *pairwise(errors))
             worst_clock = max(worst_clock, *(abs(e) for e in errors))
             rounds += 1
@@ -144,7 +145,8 @@ def test_three_listeners_play_in_sync_through_pause_resume_skip_reload_and_mute(
         exp(guests[1].page.locator("#mute-btn")).to_have_attribute("aria-pressed", "true")
         before = guests[1].page.evaluate("window.EchoNest.playback()")
         assert before["muted"] is True
-        assert guests[1].page.evaluate("window.echonest.ctx.audio.output.gain.value") < 0.01
+        assert eventually(lambda: guests[1].page.evaluate(
+            "window.echonest.ctx.audio.output.gain.value") < 0.01)
         time.sleep(1.0)
         after = _wait_in_sync(everyone, code, host)[2]
         assert after["muted"] is True and after["position"] > before["position"] + 0.5

@@ -145,7 +145,7 @@ export function createSyncPlayer(audio, clock) {
     const perfNow = performance.now();
     const heardCtx = ctxAt(perfNow);
     if (heardCtx < voice.anchorCtx) return; // the last (re)start is not audible yet
-    voice.prev = null;
+    if (heardCtx > voice.anchorCtx + 0.5) voice.prev = null;
     const pos = voicePos(heardCtx);
     const err = pos - target(clock.serverMs(perfNow));
     errMs = errMs === null || Math.abs(err * 1000 - errMs) > 20 ? err * 1000 : errMs + (err * 1000 - errMs) * 0.3;
@@ -157,7 +157,9 @@ export function createSyncPlayer(audio, clock) {
     let rate = 1;
     if (Math.abs(err) > FINE_S) rate = 1 - Math.max(-MAX_NUDGE, Math.min(MAX_NUDGE, err / NUDGE_HORIZON_S));
     if (rate === voice.rate) return;
+    // The new rate applies from `at` (slightly ahead); until then the current segment holds.
     const at = ctx.currentTime + 0.02;
+    voice.prev = { anchorCtx: voice.anchorCtx, anchorPos: voice.anchorPos, rate: voice.rate, prev: null };
     voice.anchorPos = voicePos(at);
     voice.anchorCtx = at;
     voice.rate = rate;
