@@ -1,5 +1,7 @@
 """The library in the catalog: audible songs first, Bender over the library, audio_url on items."""
 
+# ruff: noqa: F811  -- the shared fixtures are imported by name; tests take them as arguments
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,7 @@
 """The library scanner and index: real tagged files of every format, read once, kept in Redis."""
 
+# ruff: noqa: F811  -- the shared fixtures are imported by name; tests take them as arguments
+
 from __future__ import annotations
 
 import json
@@ -9,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from audio_fixtures import PLAYABLE, clip, tag, tagged
+from audio_fixtures import PLAYABLE, alac, clip, png_bytes, tag, tagged
 from library_support import (  # noqa: F401 - fixtures
     fresh_indexes,
     library,
@@ -224,3 +226,21 @@ def test_a_web_process_scans_a_stale_index_in_the_background(r, library_template
         time.sleep(0.05)
     assert provider.search("bohemian")[0].title == "Bohemian Rhapsody"
     assert r.get(keys.LIBRARY_SCANNED_AT) is not None
+
+
+def test_a_codec_browsers_cannot_play_is_not_offered(r, tmp_path, fresh_indexes, caplog):
+    alac(tmp_path / "m" / "Lossless - Apple.m4a")
+    tagged(tmp_path / "m" / "Fine - Song.m4a", title="Song", artist="Fine")
+    Scanner(r, library_conf(tmp_path / "m")).scan()
+    assert set(by_title(r)) == {"Song"}
+    assert any("alac" in rec.getMessage() for rec in caplog.records)
+
+
+def test_opus_embedded_cover_is_found(r, tmp_path, fresh_indexes):
+    from echonest.catalog.library.tags import embedded_art
+
+    path = tagged(tmp_path / "m" / "Cover - Art.opus", title="Art", artist="Cover",
+                  cover=png_bytes())
+    Scanner(r, library_conf(tmp_path / "m")).scan()
+    assert by_title(r)["Art"]["art"] == "embedded"
+    assert embedded_art(path) == (png_bytes(), "image/png")

@@ -103,8 +103,24 @@ class ScanReport:
     seconds: float = 0.0
 
 
-def _cooperate() -> None:
-    time.sleep(0)  # under gevent (web processes) lets other greenlets run between files
+def _gevent_sleep() -> Callable[[float], None] | None:
+    try:
+        from gevent import monkey, sleep
+    except ImportError:
+        return None
+    return sleep if monkey.is_module_patched("time") else None
+
+
+_yield: list = []  # [gevent.sleep or None], decided on first use (after monkey-patching)
+
+
+def cooperate() -> None:
+    """In a gevent web process, let other greenlets run between files; elsewhere a no-op
+    (a real thread's sleep(0) would give the core away for milliseconds on a busy machine)."""
+    if not _yield:
+        _yield.append(_gevent_sleep())
+    if _yield[0] is not None:
+        _yield[0](0)
 
 
 def _folder_art(dir_path: Path, names: list[str], rel_dir: PurePosixPath) -> str:
@@ -144,7 +160,7 @@ def walk(root: Path) -> Iterator[FoundFile]:
         for entry in entries:
             count += 1
             if count % YIELD_EVERY == 0:
-                _cooperate()
+                cooperate()
             if entry.name.startswith("."):
                 continue
             path = Path(entry.path)
@@ -304,7 +320,7 @@ class Scanner:
             self._bad(found, f"{type(exc).__name__}: {exc}", seen_bad, bad, report)
             return
         finally:
-            _cooperate()
+            cooperate()
         kept.add(fid)
         sets[fid] = make_record(found, info)
         if record:
