@@ -244,3 +244,27 @@ def test_opus_embedded_cover_is_found(r, tmp_path, fresh_indexes):
     Scanner(r, library_conf(tmp_path / "m")).scan()
     assert by_title(r)["Art"]["art"] == "embedded"
     assert embedded_art(path) == (png_bytes(), "image/png")
+
+
+def test_the_player_worker_scans_in_the_background(r, library_template, fresh_indexes,
+                                                   monkeypatch):
+    import threading
+
+    import master_player
+    from config import CONF
+
+    root, files = library_template
+    for name, value in {"MUSIC_DIR": str(root), "DEMO_MUSIC": "false",
+                        "LIBRARY_RESCAN_SECONDS": 60, "USE_BENDER": False}.items():
+        monkeypatch.setitem(CONF._values, name, value)
+    stop = threading.Event()
+    worker = threading.Thread(target=master_player.run, args=(stop, r), daemon=True)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while r.hlen(keys.LIBRARY_TRACKS) < len(PLAYABLE) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert r.hlen(keys.LIBRARY_TRACKS) == len(PLAYABLE)
+    finally:
+        stop.set()
+        worker.join(10)
