@@ -251,13 +251,15 @@ def _start_up(client: redis.Redis) -> None:
 
 
 def _start_library_scanner(client: redis.Redis, stop: threading.Event) -> None:
-    """Rescan the music folders in the background: a big first scan never delays the player."""
+    """Rescan the music folders in the background: a big first scan never delays the player.
+
+    Runs even with no folder configured, so songs of a folder since removed from MUSIC_DIR
+    leave the shared index (their audio_url turns null) instead of lingering.
+    """
     try:
-        from echonest.catalog.library.roots import configured_roots
         from echonest.catalog.library.scan import start_scan_loop
 
-        if configured_roots(CONF).all:
-            start_scan_loop(client, CONF, stop)
+        start_scan_loop(client, CONF, stop)
     except Exception:
         log.exception("could not start the music library scanner")
 

@@ -69,6 +69,9 @@ return 0
 """
 
 
+_missing_logged: set[Path] = set()
+
+
 class LostLock(Exception):
     """Another scanner took over (our lock expired): stop without writing more."""
 
@@ -264,6 +267,9 @@ class Scanner:
 
         def scan_root(root: Path) -> None:
             if not root.is_dir():
+                if root not in _missing_logged:  # once per process, not per rescan
+                    _missing_logged.add(root)
+                    log.info("library: %s is not a folder (yet); nothing to scan there", root)
                 return
             for found in walk(root):
                 report.files += 1
