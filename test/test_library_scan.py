@@ -268,3 +268,24 @@ def test_the_player_worker_scans_in_the_background(r, library_template, fresh_in
     finally:
         stop.set()
         worker.join(10)
+
+
+def test_a_long_scan_publishes_progress_in_steps_and_everything_at_the_end(r, own_library,
+                                                                           monkeypatch):
+    from echonest.catalog.library import scan
+
+    conf, root, files = own_library
+    monkeypatch.setattr(scan, "BATCH", 2)
+    monkeypatch.setattr(scan, "BUMP_SECONDS", 3600.0)
+    seen: list = []
+
+    class Watching(CountingReader):
+        def __call__(self, path, rel):
+            seen.append((r.get(keys.LIBRARY_VERSION), r.hlen(keys.LIBRARY_TRACKS)))
+            return super().__call__(path, rel)
+
+    Scanner(r, conf, reader=Watching()).scan()
+    assert max(n for _, n in seen) >= 4               # batches were written as it went
+    assert {v for v, _ in seen} == {None}             # but no process re-parsed per batch
+    assert r.get(keys.LIBRARY_VERSION)
+    assert len(shared_index(r).refresh(force=True).tracks) == len(PLAYABLE)

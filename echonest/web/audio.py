@@ -16,7 +16,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import FileWrapper
 
 from echonest.catalog.library import files
-from echonest.catalog.library.scan import cooperate
+from echonest.catalog.library.greenlets import cooperate
 from echonest.errors import RangeNotSatisfiable
 from echonest.web import context
 from echonest.web.errors import error_response

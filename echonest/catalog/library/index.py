@@ -18,6 +18,7 @@ from typing import Any
 
 from echonest import keys
 from echonest.catalog.base import Album
+from echonest.catalog.library.greenlets import cooperate
 from echonest.catalog.offline.art import cover_art as _cover_art
 from echonest.catalog.offline.index import SearchIndex
 from echonest.catalog.offline.text import genre_key
@@ -102,7 +103,9 @@ def record_track(record: dict) -> Track:
 
 def build(records: dict[str, dict], version: str = "") -> LibraryData:
     data = LibraryData(version=version, records=records)
-    for record in sorted(records.values(), key=_order):
+    for n, record in enumerate(sorted(records.values(), key=_order)):
+        if n % 256 == 255:
+            cooperate()  # a big library is parsed while the web process keeps serving
         track = record_track(record)
         data.tracks.append(track)
         data.by_uri[track.uri] = track

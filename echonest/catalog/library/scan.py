@@ -22,6 +22,7 @@ from typing import Any
 
 from echonest import keys
 from echonest.catalog.library import index as library_index
+from echonest.catalog.library.greenlets import cooperate
 from echonest.catalog.library.roots import (
     EXTENSIONS,
     IMAGE_TYPES,
@@ -37,23 +38,25 @@ log = logging.getLogger(__name__)
 LOCK_MS = 60_000
 EXTEND_SECONDS = 10.0
 BATCH = 500
+BUMP_SECONDS = 10.0         # how often a long scan makes its progress visible
 YIELD_EVERY = 64            # directory entries between cooperative yields (gevent web process)
 ART_NAMES = ("cover", "folder", "front", "album", "albumart")
 
 # KEYS: lock, tracks, version, scanned-at, unreadable.
-# ARGV: token, lock ms, new version, scanned-at ('' = not finished), n_set, n_del, n_bad, n_ok,
+# ARGV: token, lock ms, new version ('' = do not bump yet), scanned-at ('' = not finished),
+#       n_set, n_del, n_bad, n_ok, changed ('1': tracks changed since the last bump),
 #       then n_set (id, json) pairs, n_del ids, n_bad (id, sig) pairs, n_ok ids.
 _WRITE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
 local n_set, n_del, n_bad, n_ok = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]),
   tonumber(ARGV[8])
-local i = 9
+local i = 10
 for _ = 1, n_set do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]); i = i + 2 end
 for _ = 1, n_del do redis.call('HDEL', KEYS[2], ARGV[i]); i = i + 1 end
 for _ = 1, n_bad do redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1]); i = i + 2 end
 for _ = 1, n_ok do redis.call('HDEL', KEYS[5], ARGV[i]); i = i + 1 end
-if n_set + n_del > 0 or redis.call('EXISTS', KEYS[3]) == 0 then
+if ARGV[3] ~= '' and (ARGV[9] == '1' or redis.call('EXISTS', KEYS[3]) == 0) then
   redis.call('SET', KEYS[3], ARGV[3])
 end
 if ARGV[4] ~= '' then redis.call('SET', KEYS[4], ARGV[4]) end
@@ -104,26 +107,6 @@ class ScanReport:
     unreadable: int = 0     # skipped (new ones logged, known ones silently)
     tracks: int = 0         # playable tracks in the index afterwards
     seconds: float = 0.0
-
-
-def _gevent_sleep() -> Callable[[float], None] | None:
-    try:
-        from gevent import monkey, sleep
-    except ImportError:
-        return None
-    return sleep if monkey.is_module_patched("time") else None
-
-
-_yield: list = []  # [gevent.sleep or None], decided on first use (after monkey-patching)
-
-
-def cooperate() -> None:
-    """In a gevent web process, let other greenlets run between files; elsewhere a no-op
-    (a real thread's sleep(0) would give the core away for milliseconds on a busy machine)."""
-    if not _yield:
-        _yield.append(_gevent_sleep())
-    if _yield[0] is not None:
-        _yield[0](0)
 
 
 def _folder_art(dir_path: Path, names: list[str], rel_dir: PurePosixPath) -> str:
@@ -205,6 +188,8 @@ class Scanner:
         self._write = client.register_script(_WRITE)
         self._token = ""
         self._extended = 0.0
+        self._bumped = time.monotonic()
+        self._changed = False
 
     # --- lock -----------------------------------------------------------------------------
     def _acquire(self) -> bool:
@@ -225,9 +210,14 @@ class Scanner:
 
     def _flush(self, sets: dict[str, dict], dels: list[str], bad: dict[str, str],
                ok: list[str], finished_at: float | None) -> None:
-        args: list[Any] = [self._token, self.lock_ms, secrets.token_hex(8),
+        # Every new version makes each web process re-parse the index; during a long first
+        # scan publish progress every BUMP_SECONDS, not every batch.
+        self._changed = self._changed or bool(sets or dels)
+        bump = finished_at is not None or time.monotonic() - self._bumped >= BUMP_SECONDS
+        args: list[Any] = [self._token, self.lock_ms, secrets.token_hex(8) if bump else "",
                            repr(finished_at) if finished_at is not None else "",
-                           len(sets), len(dels), len(bad), len(ok)]
+                           len(sets), len(dels), len(bad), len(ok),
+                           "1" if self._changed else "0"]
         for track_id_, record in sets.items():
             args += [track_id_, json.dumps(record, ensure_ascii=False)]
         args += dels
@@ -238,6 +228,8 @@ class Scanner:
                  keys.LIBRARY_SCANNED_AT, keys.LIBRARY_UNREADABLE]
         if self._write(keys=keys_, args=args) == -1:
             raise LostLock()
+        if bump:
+            self._bumped, self._changed = time.monotonic(), False
         self._extended = time.monotonic()
         sets.clear()
         bad.clear()
