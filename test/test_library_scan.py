@@ -289,3 +289,14 @@ def test_a_long_scan_publishes_progress_in_steps_and_everything_at_the_end(r, ow
     assert {v for v, _ in seen} == {None}             # but no process re-parsed per batch
     assert r.get(keys.LIBRARY_VERSION)
     assert len(shared_index(r).refresh(force=True).tracks) == len(PLAYABLE)
+
+
+def test_raw_adts_aac_has_no_tags_and_is_named_from_its_path(r, tmp_path, fresh_indexes):
+    from audio_fixtures import encode
+
+    (tmp_path / "m").mkdir()
+    encode(tmp_path / "m" / "Raw Artist - Raw Song.aac", codec_override=("aac", "adts", 44100))
+    Scanner(r, library_conf(tmp_path / "m")).scan()
+    record = by_title(r)["Raw Song"]
+    assert record["artists"] == ["Raw Artist"] and record["mime"] == "audio/aac"
+    assert record["duration"] > 0.9
