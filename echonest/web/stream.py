@@ -19,6 +19,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from echonest import actions, events
 from echonest.errors import EchoNestError, NestGone, Unauthorized
 from echonest.web import context
+from echonest.web.auth import sync_readable
 from echonest.web.fanout import CLOSE, SSE, SSE_LEGACY, WS, Fanout, Listener, NestReader
 
 log = logging.getLogger(__name__)
@@ -321,6 +322,7 @@ def _close(ws: Any, reason: str) -> None:
 
 # --- Server-Sent Events ----------------------------------------------------------------------
 @bp.route("/api/events")
+@sync_readable
 def events_main() -> Response:
     _require_user()
     return _event_stream("main", SSE_LEGACY)
