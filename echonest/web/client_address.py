@@ -15,6 +15,11 @@ from typing import Any
 from flask import request
 
 FORWARDED_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+# Loopback, RFC 1918, link-local, IPv6 unique-local: spelled out, because Python's is_private
+# also counts documentation and reserved ranges a LAN never hands out.
+LOCAL_NETWORKS = tuple(ipaddress.ip_network(net) for net in (
+    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
+    "::1/128", "fc00::/7", "fe80::/10"))
 PUBLIC_SEARCH_MODES = ("lan", "all", "off")
 
 
@@ -45,7 +50,7 @@ def is_local_client(conf: Any) -> bool:
     mapped = getattr(address, "ipv4_mapped", None)
     if mapped is not None:
         address = mapped
-    return address.is_loopback or address.is_private or address.is_link_local
+    return any(address in net for net in LOCAL_NETWORKS if net.version == address.version)
 
 
 def anonymous_search_allowed(conf: Any) -> bool:
