@@ -50,8 +50,12 @@ def test_a_user_token_acts_as_its_owner_with_their_limits(r):
     # Nor the operator's powers: Bob is no admin of main.
     cleared = app_client.post("/api/queue/clear", headers=auth(made["token"]))
     assert cleared.status_code == 403
-    # A form post with a token needs no CSRF field (browsers never send Bearer cross-site).
-    assert app_client.get("/api/queue", headers=auth(made["token"])).status_code == 200
+    # A classic form post needs no CSRF field with a token (browsers never send Bearer), and
+    # the queue's rules see Bob: his own song is not his to upvote.
+    item = added.get_json()
+    voted = app_client.post("/api/queue/vote", data={"id": item["id"], "up": "true"},
+                            headers=auth(made["token"]))
+    assert "your own song" in voted.get_json()["message"]
 
 
 def test_an_admins_token_is_an_admin_and_the_operator_token_stays_the_operators(app, alice):
