@@ -187,12 +187,18 @@ def test_the_desktop_client_onboards_links_follows_searches_adds_and_plays(serve
     assert moved.status_code == 200, moved.text
     assert fake.users["kim"].player["device_id"] == LAPTOP
 
-    # 8. Kim revokes the app's token on her tokens page; the client gets 401 and stops.
+    # 8. Kim revokes the app's token on her tokens page: its open stream ends, and every
+    # later call is 401, on which the client stops.
+    stream = client.events()
+    stream.wait_for("now_playing")
     tokens = kim.get("/api/tokens").json()["tokens"]
     assert [t["label"] for t in tokens] == ["echonest-sync (linked)"]
     assert "token" not in tokens[0]
     assert kim.http.delete(f"{server.url}/api/tokens/{tokens[0]['id']}", timeout=10,
                            headers={"Content-Type": "application/json"}).status_code == 200
+    with pytest.raises(AssertionError, match="stream ended"):
+        stream.wait_for("no-such-event", limit=50)
+    stream.close()
     for answer in (client.get("/api/events"), client.get("/api/playing"),
                    client.post("/api/add_song", {"track_uri": GET_LUCKY})):
         assert answer.status_code == 401 and answer.json()["error"] == "unauthorized"

@@ -10,6 +10,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -126,6 +127,28 @@ def _issued_token_user(presented: str) -> User | None:
     is_admin = kind != "guest" and bool(email) and email.lower() in admin_emails(conf)
     return User(id=record["owner"], name=record.get("name") or record["owner"], email=email,
                 kind=kind, is_admin=is_admin, token_scope=user_tokens.SCOPE_USER)
+
+
+def token_checker() -> Callable[[], bool] | None:
+    """For a long-lived stream opened with a per-user or sync token: is it still valid?
+    (Revoking a token, or retiring the invite code of a sync token, ends its open streams.)"""
+    from echonest import user_tokens
+
+    user = current_user()
+    if user is None or not user.token_scope:
+        return None
+    presented = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    client, conf = context.redis(), context.conf()
+
+    def still_valid() -> bool:
+        try:
+            record = user_tokens.lookup(client, presented)
+        except Exception:
+            return True  # Redis blipped: keep the stream; the next check decides
+        return record is not None and (record["scope"] != user_tokens.SCOPE_SYNC
+                                       or record.get("invite") in user_tokens.live_invites(conf))
+
+    return still_valid
 
 
 def admin_emails(conf: Any) -> set[str]:
