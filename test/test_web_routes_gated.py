@@ -12,7 +12,8 @@ PUBLIC = {"static", "pages.health", "login.login_page", "login.guest_login",
           # shows each refusing strangers in its own way: feature off, not on the LAN)
           "sync.sync_token", "api_queue.search_v2"}
 OWN_CHECKS = {"/api/sync-token", "/search/v2"}
-SAMPLE_ARGS = {"code": "ABCDE", "filename": "js/app.js", "token_id": "0123456789abcdef"}
+SAMPLE_ARGS = {"code": "ABCDE", "filename": "js/app.js", "token_id": "0123456789abcdef",
+               "track_id": "0123456789abcdef"}
 
 
 def _url(rule) -> str:
