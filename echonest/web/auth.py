@@ -111,10 +111,14 @@ def _issued_token_user(presented: str) -> User | None:
     """
     from echonest import user_tokens
 
-    record = user_tokens.lookup(context.redis(), presented)
+    return _token_holder(user_tokens.lookup(context.redis(), presented), context.conf())
+
+
+def _token_holder(record: dict[str, str] | None, conf: Any) -> User | None:
+    from echonest import user_tokens
+
     if record is None:
         return None
-    conf = context.conf()
     if record["scope"] == user_tokens.SCOPE_SYNC:
         # Sync tokens live as long as the invite code that minted them is still configured.
         if record.get("invite") not in user_tokens.live_invites(conf):
@@ -130,8 +134,8 @@ def _issued_token_user(presented: str) -> User | None:
 
 
 def token_checker() -> Callable[[], bool] | None:
-    """For a long-lived stream opened with a per-user or sync token: is it still valid?
-    (Revoking a token, or retiring the invite code of a sync token, ends its open streams.)"""
+    """For a stream opened with a per-user or sync token, a check that it still holds:
+    revoking the token (or retiring a sync token's invite code) ends its open streams."""
     from echonest import user_tokens
 
     user = current_user()
@@ -145,8 +149,7 @@ def token_checker() -> Callable[[], bool] | None:
             record = user_tokens.lookup(client, presented)
         except Exception:
             return True  # Redis blipped: keep the stream; the next check decides
-        return record is not None and (record["scope"] != user_tokens.SCOPE_SYNC
-                                       or record.get("invite") in user_tokens.live_invites(conf))
+        return _token_holder(record, conf) is not None
 
     return still_valid
 
