@@ -36,6 +36,22 @@ def test_group_sigterm_and_a_second_sigterm_at_any_moment_stop_everything(tmp_pa
         assert "Traceback" not in run.log()
 
 
+def test_a_storm_of_sigterms_during_the_stop_still_stops_everything(tmp_path):
+    # Signals arriving every millisecond while the runner stops: any instant at which a signal
+    # could cut its clean-up short gets hit.
+    with Run(tmp_path) as run:
+        run.wait_healthy()
+        run.group_signal(signal.SIGTERM)
+        while run.proc.poll() is None:
+            try:
+                run.group_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                break
+            time.sleep(0.001)
+        assert run.proc.wait(60) == 0, run.log()
+        assert run.wait_all_gone() == {}, run.log()
+
+
 @pytest.mark.parametrize("second_after", [0.0, 0.3])
 def test_make_run_stopped_as_a_group_leaves_nothing(tmp_path, second_after):
     # The real thing: make is the group leader and forwards its own SIGTERM to the runner.
