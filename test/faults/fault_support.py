@@ -70,7 +70,7 @@ class Run:
                     "DATA_DIR": str(self.data_dir), "WEB_PROCESSES": "2", "REDIS_URL": "",
                     "SECRET_KEY": TEST_SECRET, "GUEST_LOGIN": "true", "PYTHONPATH": str(ROOT),
                     "ECHONEST_API_TOKEN": "", "ANDRE_API_TOKEN": "", MARK: self.mark,
-                    "PLAYER_TICK_SECONDS": "0.2", **env}
+                    **env}
         argv = ["make", "--no-print-directory", "run"] if make else \
             [sys.executable, "-m", "echonest.runner"]
         with self.log_path.open("w") as out:
