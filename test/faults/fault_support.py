@@ -149,3 +149,24 @@ class Run:
 
     def wait_all_gone_quietly(self) -> bool:
         return bool(eventually(self.all_gone, timeout=GONE_TIMEOUT, interval=0.2))
+
+
+# --- the truth a fault must not change --------------------------------------------------------
+def track_uris(count: int, skip: int = 0) -> list[str]:
+    """Distinct real offline-catalog URIs, longest first (nothing finishes during a test)."""
+    from echonest.catalog.offline.loader import load
+
+    tracks = sorted(load().tracks, key=lambda t: (-t.duration, t.uri))
+    return [t.uri for t in tracks[skip:skip + count]]
+
+
+def nest_state(guest, code: str = "main") -> tuple[dict[str, dict], str | None]:
+    """The nest's queue by URI and the playing URI, as any listener would see them."""
+    queue = guest.get(f"/api/nests/{code}/queue")
+    playing = guest.get(f"/api/nests/{code}/playing")
+    assert queue.status_code == 200 and playing.status_code == 200, (queue.text, playing.text)
+    return {item["uri"]: item for item in queue.json()["queue"]}, playing.json().get("uri")
+
+
+def member_count(guest, code: str = "main") -> int:
+    return guest.get(f"/api/nests/{code}").json()["member_count"]
