@@ -42,7 +42,8 @@ def _connect(run: Run, guest: Guest, path: str = "/socket") -> WSClient:
     return ws
 
 
-def _connect_all(run: Run, owners: list[Guest]) -> tuple[list[WSClient], list[BaseException]]:
+def _connect_all(run: Run, owners: list[Guest],
+                 at_once: int = 100) -> tuple[list[WSClient], list[BaseException]]:
     """Sockets in ``owners`` order (None where a connect failed) and every failure."""
     errors: list[BaseException] = []
 
@@ -53,7 +54,7 @@ def _connect_all(run: Run, owners: list[Guest]) -> tuple[list[WSClient], list[Ba
             errors.append(exc)
             return None
 
-    with ThreadPoolExecutor(max_workers=100) as pool:
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
         sockets = list(pool.map(one, owners))
     return [ws for ws in sockets if ws is not None] if errors else sockets, errors
 
@@ -80,7 +81,7 @@ def test_500_abrupt_disconnects_bring_member_counts_back_to_the_truth(run, guest
 def test_a_burst_of_500_reconnects_serves_every_socket(run, guests):
     # A party's phones all reconnecting after a Wi-Fi blip.
     owners = [g for g in guests for _ in range(SOCKETS // GUESTS)]
-    sockets, errors = _connect_all(run, owners)
+    sockets, errors = _connect_all(run, owners, at_once=SOCKETS)
     try:
         assert [repr(e) for e in errors] == [] and len(sockets) == SOCKETS
         assert eventually(lambda: member_count(guests[0]) == GUESTS, timeout=60)
