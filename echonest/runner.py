@@ -183,6 +183,10 @@ def main() -> int:
         # No handler here can raise, so this always runs to the end: children first, then the
         # engine (they may still be writing on the way out).
         runner.stop()
+        # Python resets its own handlers to the default (die) while exiting; a late signal
+        # would then turn a clean stop into "killed by SIGTERM". Ignored ones stay ignored.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
 
 

@@ -21,7 +21,7 @@ def _kinds(children: dict[int, str]) -> list[str]:
                   for cmd in children.values())
 
 
-@pytest.mark.parametrize("second_after", [None, 0.0, 0.05, 0.2, 0.5, 1.0])
+@pytest.mark.parametrize("second_after", [None, 0.0, 0.2, 1.0])
 def test_group_sigterm_and_a_second_sigterm_at_any_moment_stop_everything(tmp_path,
                                                                           second_after):
     with Run(tmp_path) as run:
@@ -52,7 +52,7 @@ def test_a_storm_of_sigterms_during_the_stop_still_stops_everything(tmp_path):
         assert run.wait_all_gone() == {}, run.log()
 
 
-@pytest.mark.parametrize("second_after", [0.0, 0.3])
+@pytest.mark.parametrize("second_after", [0.3])
 def test_make_run_stopped_as_a_group_leaves_nothing(tmp_path, second_after):
     # The real thing: make is the group leader and forwards its own SIGTERM to the runner.
     with Run(tmp_path, make=True) as run:
