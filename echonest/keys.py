@@ -159,3 +159,11 @@ NESTS_BEING_DELETED = "NESTS|deleting"
 # Display names by user id (hash id → JSON {"name", "avatar_url"}), written at sign-in so every
 # nest can show people by name. Global: a person has one name in every nest.
 USER_NAMES = "NESTS|user-names"
+
+# Music library (echonest/catalog/library): the index every process reads, written by one
+# scanner at a time. Global: the library belongs to the install, not to a nest.
+LIBRARY_TRACKS = "LIBRARY|tracks"          # hash track id → JSON record
+LIBRARY_VERSION = "LIBRARY|version"        # a fresh token each time the tracks hash changes
+LIBRARY_SCANNED_AT = "LIBRARY|scanned-at"  # epoch seconds the last full scan finished
+LIBRARY_SCAN_LOCK = "LIBRARY|scan-lock"    # owner token of the scanner at work (SET NX PX)
+LIBRARY_UNREADABLE = "LIBRARY|unreadable"  # hash root+path → "size:mtime": logged once, skipped
