@@ -350,6 +350,7 @@ def run(stop_event: threading.Event | None = None,
     while not stop.is_set():
         if parent_gone(parent_pid):
             log.warning("runner %s is gone; stopping", parent_pid)
+            stop.set()  # and the background threads (the library scanner) with us
             return
         started = time.monotonic()
         try:
