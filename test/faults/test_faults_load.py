@@ -17,7 +17,9 @@ from servers import ROOT, Guest, WSClient, eventually
 
 from echonest import keys
 
-pytestmark = pytest.mark.faults
+# Hundreds of sockets on a shared two-core machine: slow, never stuck (the suite's 120 s
+# default would cut a healthy run short).
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(400)]
 
 SOCKETS = 500
 GUESTS = 25  # guest sign-ins per IP are rate limited; sockets per guest make up the 500
@@ -71,7 +73,8 @@ def test_500_abrupt_disconnects_bring_member_counts_back_to_the_truth(run, guest
         if ws not in keepers:
             ws.drop()
     try:
-        assert eventually(lambda: member_count(guests[0]) == 5, timeout=120)
+        assert eventually(lambda: member_count(guests[0]) == 5, timeout=300), \
+            member_count(guests[0])
     finally:
         for ws in keepers:
             ws.close()
