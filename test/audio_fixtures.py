@@ -47,15 +47,17 @@ JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\
     b"\x00" * 64 + b"\xff\xd9"
 
 
-def encode(path: Path, seconds: float = 1.0, freq: float = 440.0) -> Path:
-    """A mono sine clip in the format named by ``path``'s extension."""
-    codec, container, rate = FORMATS[path.suffix.lower()]
+def encode(path: Path, seconds: float = 1.0, freq: float = 440.0,
+           codec_override: tuple[str, str, int] | None = None) -> Path:
+    """A mono sine clip in the format named by ``path``'s extension (or ``codec_override``)."""
+    codec, container, rate = codec_override or FORMATS[path.suffix.lower()]
     with av.open(str(path), "w", format=container) as out:
         stream = out.add_stream(codec, rate=rate, layout="mono")
         n = int(rate * seconds)
         wave = (0.2 * np.sin(2 * np.pi * freq * np.arange(n) / rate)).astype(np.float32)
-        for start in range(0, n, 1024):
-            frame = av.AudioFrame.from_ndarray(wave[start:start + 1024].reshape(1, -1),
+        step = 4096 if codec == "alac" else 1024
+        for start in range(0, n, step):
+            frame = av.AudioFrame.from_ndarray(wave[start:start + step].reshape(1, -1),
                                                format="fltp", layout="mono")
             frame.sample_rate = rate
             frame.pts = start
@@ -133,6 +135,12 @@ def tag(path: Path, *, title: str | None = None, artist: str | None = None,
                 audio["metadata_block_picture"] = [base64.b64encode(pic.write()).decode()]
         audio.save()
     return path
+
+
+def alac(path: Path) -> Path:
+    """Apple Lossless in an .m4a: a real file browsers (Chromium) cannot play."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return encode(path, codec_override=("alac", "ipod", 44100))
 
 
 def tagged(path: Path, **fields) -> Path:

@@ -1,5 +1,7 @@
 """GET /audio/<id> and /audio/<id>/art: real files, real Range semantics, nothing outside."""
 
+# ruff: noqa: F811  -- the shared fixtures are imported by name; tests take them as arguments
+
 from __future__ import annotations
 
 import json
@@ -175,3 +177,9 @@ def test_embedded_and_folder_cover_art(alice, files):
     assert folder.data == JPEG_BYTES
     missing = alice.get(url(files, "joga", "/art"))
     assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
+
+
+def test_head_answers_the_headers_without_the_body(alice, files):
+    response = alice.head(url(files, "love"))
+    assert response.status_code == 200 and response.data == b""
+    assert int(response.headers["Content-Length"]) == files["love"].stat().st_size

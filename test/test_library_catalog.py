@@ -1,5 +1,7 @@
 """The library in the catalog: audible songs first, Bender over the library, audio_url on items."""
 
+# ruff: noqa: F811  -- the shared fixtures are imported by name; tests take them as arguments
+
 from __future__ import annotations
 
 import pytest
@@ -11,7 +13,6 @@ from library_support import (  # noqa: F401 - fixtures
     library_template,
     own_library,
 )
-from test_catalog_contract import ProviderCase, ProviderContract
 from web_support import ALICE, make_app, user_client
 
 from db import DB
@@ -21,17 +22,7 @@ from echonest.catalog.library.index import artist_uri
 from echonest.catalog.offline import OfflineProvider
 from echonest.catalog.registry import Catalog
 
-
-class TestLibraryContract(ProviderContract):
-    """The same provider contract the offline and Spotify catalogs meet."""
-
-    @pytest.fixture
-    def case(self, r, library):
-        conf, files = library
-        return ProviderCase(provider=LibraryProvider(conf, r), query="queen",
-                            unknown_uri="library:track:0123456789abcdef",
-                            artist_uri=artist_uri("Queen"), artist_name="Queen",
-                            genre="Rock", years=(1970, 1979))
+# The provider contract runs over the library in test_catalog_contract.py (library_case).
 
 
 @pytest.fixture

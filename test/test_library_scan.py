@@ -1,5 +1,7 @@
 """The library scanner and index: real tagged files of every format, read once, kept in Redis."""
 
+# ruff: noqa: F811  -- the shared fixtures are imported by name; tests take them as arguments
+
 from __future__ import annotations
 
 import json
@@ -9,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from audio_fixtures import PLAYABLE, clip, tag, tagged
+from audio_fixtures import PLAYABLE, alac, clip, png_bytes, tag, tagged
 from library_support import (  # noqa: F401 - fixtures
     fresh_indexes,
     library,
@@ -224,3 +226,77 @@ def test_a_web_process_scans_a_stale_index_in_the_background(r, library_template
         time.sleep(0.05)
     assert provider.search("bohemian")[0].title == "Bohemian Rhapsody"
     assert r.get(keys.LIBRARY_SCANNED_AT) is not None
+
+
+def test_a_codec_browsers_cannot_play_is_not_offered(r, tmp_path, fresh_indexes, caplog):
+    alac(tmp_path / "m" / "Lossless - Apple.m4a")
+    tagged(tmp_path / "m" / "Fine - Song.m4a", title="Song", artist="Fine")
+    Scanner(r, library_conf(tmp_path / "m")).scan()
+    assert set(by_title(r)) == {"Song"}
+    assert any("alac" in rec.getMessage() for rec in caplog.records)
+
+
+def test_opus_embedded_cover_is_found(r, tmp_path, fresh_indexes):
+    from echonest.catalog.library.tags import embedded_art
+
+    path = tagged(tmp_path / "m" / "Cover - Art.opus", title="Art", artist="Cover",
+                  cover=png_bytes())
+    Scanner(r, library_conf(tmp_path / "m")).scan()
+    assert by_title(r)["Art"]["art"] == "embedded"
+    assert embedded_art(path) == (png_bytes(), "image/png")
+
+
+def test_the_player_worker_scans_in_the_background(r, library_template, fresh_indexes,
+                                                   monkeypatch):
+    import threading
+
+    import master_player
+    from config import CONF
+
+    root, files = library_template
+    for name, value in {"MUSIC_DIR": str(root), "DEMO_MUSIC": "false",
+                        "LIBRARY_RESCAN_SECONDS": 60, "USE_BENDER": False}.items():
+        monkeypatch.setitem(CONF._values, name, value)
+    stop = threading.Event()
+    worker = threading.Thread(target=master_player.run, args=(stop, r), daemon=True)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while r.hlen(keys.LIBRARY_TRACKS) < len(PLAYABLE) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert r.hlen(keys.LIBRARY_TRACKS) == len(PLAYABLE)
+    finally:
+        stop.set()
+        worker.join(10)
+
+
+def test_a_long_scan_publishes_progress_in_steps_and_everything_at_the_end(r, own_library,
+                                                                           monkeypatch):
+    from echonest.catalog.library import scan
+
+    conf, root, files = own_library
+    monkeypatch.setattr(scan, "BATCH", 2)
+    monkeypatch.setattr(scan, "BUMP_SECONDS", 3600.0)
+    seen: list = []
+
+    class Watching(CountingReader):
+        def __call__(self, path, rel):
+            seen.append((r.get(keys.LIBRARY_VERSION), r.hlen(keys.LIBRARY_TRACKS)))
+            return super().__call__(path, rel)
+
+    Scanner(r, conf, reader=Watching()).scan()
+    assert max(n for _, n in seen) >= 4               # batches were written as it went
+    assert {v for v, _ in seen} == {None}             # but no process re-parsed per batch
+    assert r.get(keys.LIBRARY_VERSION)
+    assert len(shared_index(r).refresh(force=True).tracks) == len(PLAYABLE)
+
+
+def test_raw_adts_aac_has_no_tags_and_is_named_from_its_path(r, tmp_path, fresh_indexes):
+    from audio_fixtures import encode
+
+    (tmp_path / "m").mkdir()
+    encode(tmp_path / "m" / "Raw Artist - Raw Song.aac", codec_override=("aac", "adts", 44100))
+    Scanner(r, library_conf(tmp_path / "m")).scan()
+    record = by_title(r)["Raw Song"]
+    assert record["artists"] == ["Raw Artist"] and record["mime"] == "audio/aac"
+    assert record["duration"] > 0.9

@@ -203,6 +203,18 @@ class Catalog:
         """The name of the provider Bender's genre/year lookups for this seed go to."""
         return self._seeded(seed_uri).name or "default"
 
+    def audible_schemes(self) -> tuple[str, ...]:
+        """The uri schemes of songs EchoNest itself can play, while the library has any."""
+        return tuple(self.audible.uri_schemes) if self._audible_active() else ()
+
+    def audible_tracks(self, limit: int = 50) -> list[Track]:
+        """A spread of the music library (Bender's last resort); [] while it is empty."""
+        if not self._audible_active():
+            return []
+        provider = self.audible
+        limit = _check_limit(limit, MAX_BENDER_LIMIT)
+        return self._tracks(provider, "any_tracks", lambda: provider.any_tracks(limit), limit)
+
     def _or_any_audible(self, provider: Provider, found: list[Track], limit: int) -> list[Track]:
         """A small library with nothing of this genre/era still beats silence."""
         if found or provider is not self.audible or not hasattr(provider, "any_tracks"):

@@ -13,13 +13,32 @@ from pathlib import Path
 
 from flask import Blueprint, Response, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.wsgi import FileWrapper
 
 from echonest.catalog.library import files
+from echonest.catalog.library.greenlets import cooperate
 from echonest.errors import RangeNotSatisfiable
 from echonest.web import context
 from echonest.web.errors import error_response
 
 bp = Blueprint("audio", __name__)
+CHUNK = 64 * 1024
+
+
+class YieldingFileWrapper(FileWrapper):
+    """The file in bounded blocks, giving other greenlets a turn after each one.
+
+    On a fast client the socket never blocks, so without the turn one greenlet would write a
+    whole song before the WebSocket fan-out could run again.
+    """
+
+    def __init__(self, file, buffer_size: int = CHUNK):
+        super().__init__(file, CHUNK)
+
+    def __next__(self) -> bytes:
+        data = super().__next__()
+        cooperate()
+        return data
 
 # Private (a signed-in user's copy), a day long: a party reuses it, and a re-tagged file
 # (same URL, new bytes) is picked up by the next day through its new ETag.
@@ -44,6 +63,7 @@ def _unsatisfiable(size: int) -> Response:
 def track_audio(track_id: str):
     audio = files.audio_file(context.redis(), context.conf(), track_id)
     size = audio.path.stat().st_size
+    request.environ["wsgi.file_wrapper"] = YieldingFileWrapper
     try:
         response = send_file(audio.path, mimetype=audio.mimetype, conditional=True, etag=True,
                              max_age=86400)
@@ -57,6 +77,7 @@ def track_audio(track_id: str):
 def track_art(track_id: str):
     cover, mimetype = files.cover_file(context.redis(), context.conf(), track_id)
     if isinstance(cover, Path):
+        request.environ["wsgi.file_wrapper"] = YieldingFileWrapper
         response = send_file(cover, mimetype=mimetype, conditional=True, etag=True,
                              max_age=86400)
     else:

@@ -7,6 +7,7 @@ checks the version at most every CHECK_SECONDS, so a request costs no Redis roun
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -17,7 +18,8 @@ from typing import Any
 
 from echonest import keys
 from echonest.catalog.base import Album
-from echonest.catalog.offline.art import cover_art
+from echonest.catalog.library.greenlets import cooperate
+from echonest.catalog.offline.art import cover_art as _cover_art
 from echonest.catalog.offline.index import SearchIndex
 from echonest.catalog.offline.text import genre_key
 from echonest.catalog.track import Track
@@ -28,6 +30,10 @@ SRC = "library"
 SCHEME = "library"
 TRACK_PREFIX = "library:track:"
 CHECK_SECONDS = 2.0
+
+
+# One generated SVG per album, not per track: rebuilding a big index stays fast.
+cover_art = functools.lru_cache(maxsize=8192)(_cover_art)
 
 
 def name_id(*names: str) -> str:
@@ -97,7 +103,9 @@ def record_track(record: dict) -> Track:
 
 def build(records: dict[str, dict], version: str = "") -> LibraryData:
     data = LibraryData(version=version, records=records)
-    for record in sorted(records.values(), key=_order):
+    for n, record in enumerate(sorted(records.values(), key=_order)):
+        if n % 256 == 255:
+            cooperate()  # a big library is parsed while the web process keeps serving
         track = record_track(record)
         data.tracks.append(track)
         data.by_uri[track.uri] = track

@@ -22,6 +22,7 @@ from typing import Any
 
 from echonest import keys
 from echonest.catalog.library import index as library_index
+from echonest.catalog.library.greenlets import cooperate
 from echonest.catalog.library.roots import (
     EXTENSIONS,
     IMAGE_TYPES,
@@ -37,23 +38,25 @@ log = logging.getLogger(__name__)
 LOCK_MS = 60_000
 EXTEND_SECONDS = 10.0
 BATCH = 500
+BUMP_SECONDS = 10.0         # how often a long scan makes its progress visible
 YIELD_EVERY = 64            # directory entries between cooperative yields (gevent web process)
 ART_NAMES = ("cover", "folder", "front", "album", "albumart")
 
 # KEYS: lock, tracks, version, scanned-at, unreadable.
-# ARGV: token, lock ms, new version, scanned-at ('' = not finished), n_set, n_del, n_bad, n_ok,
+# ARGV: token, lock ms, new version ('' = do not bump yet), scanned-at ('' = not finished),
+#       n_set, n_del, n_bad, n_ok, changed ('1': tracks changed since the last bump),
 #       then n_set (id, json) pairs, n_del ids, n_bad (id, sig) pairs, n_ok ids.
 _WRITE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
 local n_set, n_del, n_bad, n_ok = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]),
   tonumber(ARGV[8])
-local i = 9
+local i = 10
 for _ = 1, n_set do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]); i = i + 2 end
 for _ = 1, n_del do redis.call('HDEL', KEYS[2], ARGV[i]); i = i + 1 end
 for _ = 1, n_bad do redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1]); i = i + 2 end
 for _ = 1, n_ok do redis.call('HDEL', KEYS[5], ARGV[i]); i = i + 1 end
-if n_set + n_del > 0 or redis.call('EXISTS', KEYS[3]) == 0 then
+if ARGV[3] ~= '' and (ARGV[9] == '1' or redis.call('EXISTS', KEYS[3]) == 0) then
   redis.call('SET', KEYS[3], ARGV[3])
 end
 if ARGV[4] ~= '' then redis.call('SET', KEYS[4], ARGV[4]) end
@@ -67,6 +70,9 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+_missing_logged: set[Path] = set()
 
 
 class LostLock(Exception):
@@ -101,10 +107,6 @@ class ScanReport:
     unreadable: int = 0     # skipped (new ones logged, known ones silently)
     tracks: int = 0         # playable tracks in the index afterwards
     seconds: float = 0.0
-
-
-def _cooperate() -> None:
-    time.sleep(0)  # under gevent (web processes) lets other greenlets run between files
 
 
 def _folder_art(dir_path: Path, names: list[str], rel_dir: PurePosixPath) -> str:
@@ -144,7 +146,7 @@ def walk(root: Path) -> Iterator[FoundFile]:
         for entry in entries:
             count += 1
             if count % YIELD_EVERY == 0:
-                _cooperate()
+                cooperate()
             if entry.name.startswith("."):
                 continue
             path = Path(entry.path)
@@ -186,6 +188,8 @@ class Scanner:
         self._write = client.register_script(_WRITE)
         self._token = ""
         self._extended = 0.0
+        self._bumped = time.monotonic()
+        self._changed = False
 
     # --- lock -----------------------------------------------------------------------------
     def _acquire(self) -> bool:
@@ -206,9 +210,14 @@ class Scanner:
 
     def _flush(self, sets: dict[str, dict], dels: list[str], bad: dict[str, str],
                ok: list[str], finished_at: float | None) -> None:
-        args: list[Any] = [self._token, self.lock_ms, secrets.token_hex(8),
+        # Every new version makes each web process re-parse the index; during a long first
+        # scan publish progress every BUMP_SECONDS, not every batch.
+        self._changed = self._changed or bool(sets or dels)
+        bump = finished_at is not None or time.monotonic() - self._bumped >= BUMP_SECONDS
+        args: list[Any] = [self._token, self.lock_ms, secrets.token_hex(8) if bump else "",
                            repr(finished_at) if finished_at is not None else "",
-                           len(sets), len(dels), len(bad), len(ok)]
+                           len(sets), len(dels), len(bad), len(ok),
+                           "1" if self._changed else "0"]
         for track_id_, record in sets.items():
             args += [track_id_, json.dumps(record, ensure_ascii=False)]
         args += dels
@@ -219,6 +228,8 @@ class Scanner:
                  keys.LIBRARY_SCANNED_AT, keys.LIBRARY_UNREADABLE]
         if self._write(keys=keys_, args=args) == -1:
             raise LostLock()
+        if bump:
+            self._bumped, self._changed = time.monotonic(), False
         self._extended = time.monotonic()
         sets.clear()
         bad.clear()
@@ -248,6 +259,9 @@ class Scanner:
 
         def scan_root(root: Path) -> None:
             if not root.is_dir():
+                if root not in _missing_logged:  # once per process, not per rescan
+                    _missing_logged.add(root)
+                    log.info("library: %s is not a folder (yet); nothing to scan there", root)
                 return
             for found in walk(root):
                 report.files += 1
@@ -304,7 +318,7 @@ class Scanner:
             self._bad(found, f"{type(exc).__name__}: {exc}", seen_bad, bad, report)
             return
         finally:
-            _cooperate()
+            cooperate()
         kept.add(fid)
         sets[fid] = make_record(found, info)
         if record:
