@@ -273,7 +273,8 @@ export function createSyncPlayer(audio, clock) {
     // The queue's head: fetched and decoded ahead so the next song starts at once.
     upNext(item) {
       nextUrl = item && typeof item.audio_url === "string" && item.audio_url ? item.audio_url : null;
-      if (enabled && audio.ctx && nextUrl && track?.url && slotReady(track.url)) load(nextUrl);
+      // After the current song's own decode (never competing with it), or now if it has none.
+      if (enabled && audio.ctx && nextUrl && (!track?.url || slotReady(track.url))) load(nextUrl);
     },
     async enable() {
       await audio.enable();
