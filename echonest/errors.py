@@ -69,6 +69,12 @@ class NestLimitReached(EchoNestError):
     code, status = "nest_limit_reached", 429
 
 
+class Unavailable(EchoNestError):
+    """503: the server cannot take this request right now (storage busy or unreachable)."""
+
+    code, status = "unavailable", 503
+
+
 class CatalogError(EchoNestError):
     """A provider failed or is backing off; the queue and player carry on."""
 

@@ -44,7 +44,8 @@ def redis() -> Any:
 
         # The process-wide pool when this app uses the global URL; its own client otherwise.
         url = conf().REDIS_URL
-        return default_client() if not url or url == GLOBAL.REDIS_URL else connect(url)
+        return (default_client() if not url or url == GLOBAL.REDIS_URL
+                else connect(url, conf()))
 
     return _lazy("redis", build)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from echonest.errors import EchoNestError, RateLimited
+from echonest.errors import EchoNestError, RateLimited, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,13 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "invalid_request",
+    414: "invalid_request",
     415: "invalid_request",
     429: "rate_limited",
 }
+# Storage trouble is the server's, not the client's, and usually brief: 503 + Retry-After.
+STORAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+RETRY_AFTER_SECONDS = 1
 
 
 def wants_json(path: str | None = None) -> bool:
@@ -81,9 +86,23 @@ def handle_http(exc: HTTPException):
     return exc
 
 
+def handle_storage(exc: Exception):
+    """Redis unreachable or every pooled connection busy: a clear 503, one line, no traceback."""
+    log.warning("storage unavailable on %s %s: %s", request.method, request.path, exc)
+    busy = Unavailable("The server is busy right now; try again in a moment.")
+    if wants_json():
+        response = error_response(busy)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return busy.message, 503, {"Content-Type": "text/plain",
+                               "Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http(exc)
+    if isinstance(exc, STORAGE_ERRORS):
+        return handle_storage(exc)
     log.exception("unhandled error on %s %s", request.method, request.path)
     if wants_json():
         response = jsonify(error_body("internal_error", "Something went wrong on our side."))

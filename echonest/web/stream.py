@@ -36,6 +36,10 @@ CLOSE_CODES = {
     "closed": (1000, "bye"),
 }
 _lock = threading.Lock()
+# Set in the WSGI environ once a request became a WebSocket: the server must then close the
+# TCP connection after the view returns instead of reading the next "request" from it
+# (echonest.web.connections checks the same string).
+UPGRADED_ENVIRON_KEY = "echonest.websocket_upgraded"
 
 
 @bp.record_once
@@ -169,7 +173,16 @@ def _websocket(code: str) -> Response:
     session = SocketSession(
         nest_id, user, lambda: context.action_context(nest_id, user), fanout(),
         context.nest_manager(), float(context.conf().MEMBER_HEARTBEAT_SECONDS or 30))
-    ws = accept(request.environ)
+    # Join and read the first state *before* the upgrade: if storage cannot serve this client
+    # (a reconnect burst, an outage) it gets a 503 JSON answer, never an accepted socket that
+    # stays silent.
+    session.prepare()
+    try:
+        ws = accept(request.environ)
+    except BaseException:
+        session.abandon()
+        raise
+    request.environ[UPGRADED_ENVIRON_KEY] = True
     try:
         session.run(ws)
     except Exception:
@@ -192,19 +205,35 @@ class SocketSession:
         self.nests = nest_manager
         self.heartbeat_seconds = max(heartbeat_seconds, 0.5)
         self.listener = Listener(nest_id, WS)
+        self._joined = False
+
+    def prepare(self) -> None:
+        """Register, join and queue the first frames; raises (after undoing) if it cannot."""
+        self.fan.add(self.listener)
+        try:
+            self.nests.join_nest(self.nest_id, self.user.id)
+            self._joined = True
+            for frame in self.fan.initial_frames(self.nest_id, WS):
+                self.listener.deliver(frame)
+        except NestGone:
+            self.listener.end("nest_gone")
+        except BaseException:
+            self.abandon()
+            raise
+
+    def abandon(self) -> None:
+        """Undo ``prepare`` (the upgrade never happened or the session is over)."""
+        self.fan.remove(self.listener)
+        if self._joined:
+            self._joined = False
+            try:
+                self.nests.leave_nest(self.nest_id, self.user.id)
+            except Exception as exc:
+                log.warning("leave_nest(%s, %s) failed: %s", self.nest_id, self.user.id, exc)
 
     def run(self, ws: Any) -> None:
-        joined = False
         sender = None
         try:
-            self.fan.add(self.listener)
-            try:
-                self.nests.join_nest(self.nest_id, self.user.id)
-                joined = True
-                for frame in self.fan.initial_frames(self.nest_id, WS):
-                    self.listener.deliver(frame)
-            except NestGone:
-                self.listener.end("nest_gone")
             sender = threading.Thread(target=self._send_loop, args=(ws,), daemon=True,
                                       name=f"ws-send-{self.nest_id}")
             sender.start()
@@ -212,12 +241,7 @@ class SocketSession:
         finally:
             # Every way out (client close, dropped TCP, error, nest deleted, server stopping)
             # passes here, so the member count never keeps a ghost.
-            self.fan.remove(self.listener)
-            if joined:
-                try:
-                    self.nests.leave_nest(self.nest_id, self.user.id)
-                except Exception:
-                    log.exception("leave_nest(%s, %s) failed", self.nest_id, self.user.id)
+            self.abandon()
             if sender is not None:
                 sender.join(timeout=5)
             _close(ws, "closed")
