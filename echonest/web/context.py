@@ -88,7 +88,12 @@ def json_object(*, allow_form: bool = False) -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
-    body = request.get_json(silent=True, force=True)
+    from echonest.validation import parse_json
+
+    try:
+        body = parse_json(raw)
+    except InvalidRequest:
+        body = None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body

@@ -8,7 +8,6 @@ status (401 anonymous, 404 unknown nest), so a client never holds a socket it ca
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import threading
 import time
@@ -313,10 +312,9 @@ def _parse_frame(raw: Any) -> dict:
 
     if not isinstance(raw, str):
         raise InvalidRequest("Frames must be JSON text, not binary.")
-    try:
-        message = json.loads(raw)
-    except ValueError:
-        raise InvalidRequest("The frame is not valid JSON.") from None
+    from echonest.validation import parse_json
+
+    message = parse_json(raw, "The frame")
     if not isinstance(message, dict):
         raise InvalidRequest('A frame must be a JSON object: {"action", "args", "ref"}.')
     return message
