@@ -13,7 +13,7 @@ from web_support import ALICE, guest_sign_in, login_csrf, make_app, user_client
 from db import DB
 from echonest.errors import EchoNestError, InvalidRequest
 from echonest.user_names import clean_display_name
-from echonest.validation import parse_json, require_text
+from echonest.validation import require_text
 
 HOSTILE_BODIES = [
     '{"a":' * 8000,                        # 40 KB of open objects, never closed
@@ -52,6 +52,8 @@ def test_deeply_nested_json_over_a_websocket_is_an_error_frame(r, redis_url):
 
 
 def test_ordinary_nesting_still_parses():
+    from echonest.validation import parse_json
+
     assert parse_json('{"a": [1, {"b": "[[[[{{{{"}]}') == {"a": [1, {"b": "[[[[{{{{"}]}
     with pytest.raises(InvalidRequest):
         parse_json("[" * 40 + "]" * 40)
