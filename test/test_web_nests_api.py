@@ -196,18 +196,22 @@ def test_two_app_instances_share_the_counters(r):
     assert user_client(two, ALICE).post("/api/nests", json={}).status_code == 429
 
 
-def test_code_guessing_is_limited_per_ip_and_then_blocks_every_lookup(r):
+def test_code_guessing_is_limited_and_then_blocks_lookups_of_nests_the_guesser_does_not_know(r):
+    # Issue 10: the block covers lookups of nests the guesser has not reached (hit or miss, so
+    # hits are no oracle), never the Home Nest or the nests people already use.
     app = make_app(r, RATE_LIMITS={"unknown_code_ip": [3, 60]})
-    alice = user_client(app, ALICE)
+    alice, bob = user_client(app, ALICE), user_client(app, BOB)
     code = create_nest(alice)["code"]
     for _ in range(10):  # hits never count
         assert alice.get(f"/api/nests/{code}").status_code == 200
     for guess in ("ZZZZZ", "YYYYY", "XXXXX"):
-        assert alice.get(f"/nest/{guess}").status_code == 404
-    blocked = alice.get(f"/api/nests/{code}")
+        assert bob.get(f"/nest/{guess}").status_code == 404
+    blocked = bob.get(f"/api/nests/{code}")
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
-    assert alice.get(f"/{code}").status_code == 429
-    elsewhere = alice.get(f"/api/nests/{code}", environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert bob.get(f"/{code}").status_code == 429
+    assert bob.get("/api/nests/main").status_code == 200
+    assert alice.get(f"/api/nests/{code}").status_code == 200  # her own nest
+    elsewhere = bob.get(f"/api/nests/{code}", environ_base={"REMOTE_ADDR": "10.0.0.7"})
     assert elsewhere.status_code == 200
 
 
