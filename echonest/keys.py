@@ -159,3 +159,8 @@ NESTS_BEING_DELETED = "NESTS|deleting"
 # Display names by user id (hash id → JSON {"name", "avatar_url"}), written at sign-in so every
 # nest can show people by name. Global: a person has one name in every nest.
 USER_NAMES = "NESTS|user-names"
+
+
+def session_revoked(session_id: str) -> str:
+    """Marks a signed-out session id (TTL = the session lifetime): its cookie is refused."""
+    return f"NESTS|session-revoked:{session_id}"
