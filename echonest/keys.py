@@ -164,3 +164,8 @@ USER_NAMES = "NESTS|user-names"
 def session_revoked(session_id: str) -> str:
     """Marks a signed-out session id (TTL = the session lifetime): its cookie is refused."""
     return f"NESTS|session-revoked:{session_id}"
+
+
+# Temporary nest id → the address that created it (hash), for the per-address cap on active
+# nests. Never shown to anyone; entries of deleted nests are dropped on the next create.
+NESTS_CREATOR_IP = "NESTS|creator-ip"
