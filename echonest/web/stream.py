@@ -184,9 +184,43 @@ def _websocket(code: str) -> Response:
     request.environ[UPGRADED_ENVIRON_KEY] = True
     try:
         session.run(ws)
+    except OSError as exc:
+        # A socket closed while a write was under way: the client is gone; nothing to fix.
+        log.info("WebSocket in nest %s ended: %s", nest_id, exc)
     except Exception:
         log.exception("WebSocket session for nest %s ended with an error", nest_id)
     return UpgradedResponse(ws)
+
+
+class OutageLog:
+    """Logs a shared dependency going down and coming back: one line per change of state per
+    process, however many callers (1,000 sockets beating every 30 s) see the failure."""
+
+    def __init__(self, logger: logging.Logger, what: str):
+        self.log = logger
+        self.what = what
+        self.down = False
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            if self.down:
+                return
+            self.down = True
+        self.log.warning("%s failing: %s (logged once until it recovers)", self.what,
+                         str(exc)[:200] or type(exc).__name__)
+
+    def ok(self) -> None:
+        if not self.down:
+            return
+        with self._lock:
+            if not self.down:
+                return
+            self.down = False
+        self.log.info("%s working again", self.what)
+
+
+HEARTBEATS = OutageLog(log, "member heartbeats")
 
 
 class SocketSession:
@@ -254,11 +288,13 @@ class SocketSession:
                 raw = ws.receive(timeout=max(0.0, next_beat - time.monotonic()))
             except ConnectionClosed:
                 return
+            except OSError:
+                return  # the socket went away under us (nest deleted, client vanished)
             if raw is not None:
                 reply = self.answer(raw)
                 try:
                     ws.send(reply)
-                except ConnectionClosed:
+                except (ConnectionClosed, OSError):
                     return
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + self.heartbeat_seconds
@@ -269,10 +305,12 @@ class SocketSession:
             self.nests.heartbeat(self.nest_id, self.user.id)
         except NestGone:
             self.listener.end("nest_gone")
-        except Exception:
+        except Exception as exc:
             # Redis blipped: the member key outlives a few missed beats (TTL 3x the interval).
-            log.warning("heartbeat for %s in %s failed", self.user.id, self.nest_id,
-                        exc_info=True)
+            # One line per outage per process, not one per socket per beat.
+            HEARTBEATS.failed(exc)
+        else:
+            HEARTBEATS.ok()
 
     def _send_loop(self, ws: Any) -> None:
         from simple_websocket import ConnectionClosed
