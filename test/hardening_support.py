@@ -6,17 +6,22 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from servers import ROOT, child_env, stop_process, wait_healthy
+import requests
+from servers import ROOT, START_TIMEOUT, child_env, stop_process, wait_healthy
 
 from echonest.engine import free_port
 
 
 @contextmanager
-def logged_server(redis_url, log_path: Path, **conf):
-    """A web process whose stderr (its log) the test can read afterwards."""
+def logged_server(redis_url, log_path: Path, *, storage_up: bool = True, **conf):
+    """A web process whose stderr (its log) the test can read afterwards.
+
+    ``storage_up=False``: Redis is expected to be unreachable, so ready means /health answers
+    at all (503 "degraded")."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="echonest-test-web-") as data_dir:
         argv = [sys.executable, "-m", "echonest.web.server", "--host", "127.0.0.1",
@@ -27,7 +32,23 @@ def logged_server(redis_url, log_path: Path, **conf):
             proc = subprocess.Popen(argv, cwd=ROOT, env=child_env(redis_url, DATA_DIR=data_dir),
                                     stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
             try:
-                wait_healthy(f"http://127.0.0.1:{port}", proc)
+                if storage_up:
+                    wait_healthy(f"http://127.0.0.1:{port}", proc)
+                else:
+                    _wait_answering(f"http://127.0.0.1:{port}", proc)
                 yield port, log_path
             finally:
                 stop_process(proc)
+
+
+def _wait_answering(url: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            requests.get(f"{url}/health", timeout=5)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url}/health did not answer in {START_TIMEOUT} s")

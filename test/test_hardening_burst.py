@@ -88,3 +88,27 @@ def test_a_burst_of_websocket_handshakes_is_served_every_time(r, redis_url):
     refused = [res for res in results if res[0] != 101]
     assert refused == [], refused[:5]
     assert {event for _, event in results} == {"queue_update"}
+
+
+def test_storage_trouble_is_a_503_in_the_error_shape_before_any_upgrade(r, redis_url, tmp_path):
+    from hardening_support import logged_server
+
+    from echonest.engine import free_port
+
+    with web_server(redis_url, {"USE_BENDER": False}) as healthy:
+        guest = Guest(healthy.url, "Stranded")  # same SECRET_KEY: the cookie works anywhere
+    dead_url = f"redis://127.0.0.1:{free_port()}/0"
+    with logged_server(dead_url, tmp_path / "server.log", storage_up=False) as (port, log_path):
+        resp = requests.get(f"http://127.0.0.1:{port}/api/nests/main", timeout=60,
+                            headers={"Cookie": guest.cookie})
+        assert resp.status_code == 503 and resp.json()["error"] == "unavailable"
+        assert int(resp.headers["Retry-After"]) >= 1
+        try:
+            websocket.create_connection(f"ws://127.0.0.1:{port}/socket", timeout=60,
+                                        header=[f"Cookie: {guest.cookie}"])
+        except websocket.WebSocketBadStatusException as exc:
+            assert exc.status_code == 503
+            assert json.loads(exc.resp_body)["error"] == "unavailable"
+        else:
+            raise AssertionError("a socket was accepted that storage could not serve")
+    assert "Traceback" not in log_path.read_text(errors="replace")
