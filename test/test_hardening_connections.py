@@ -74,7 +74,7 @@ def test_an_idle_keep_alive_connection_is_closed(r, redis_url, tmp_path):
 
 
 def test_one_address_cannot_hold_every_connection_and_health_keeps_answering(r, redis_url, tmp_path):
-    with logged_server(redis_url, tmp_path / "server.log", HTTP_MAX_CONNECTIONS_PER_IP=5,
+    with logged_server(redis_url, tmp_path / "server.log", HTTP_MAX_CONNECTIONS_PER_IP=5, HTTP_CAP_LOOPBACK=True,
                        HTTP_HEADER_TIMEOUT_SECONDS=30) as (port, _):
         hogs = []
         try:

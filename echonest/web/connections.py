@@ -9,7 +9,8 @@ of the process (slowloris) so that ``/health`` stops answering. Here:
   close), and an idle keep-alive connection is closed after ``HTTP_IDLE_TIMEOUT_SECONDS``;
 - one peer address holds at most ``HTTP_MAX_CONNECTIONS_PER_IP`` connections at once; more are
   answered 429 and closed. Behind a reverse proxy (``TRUSTED_PROXY_HOPS`` > 0) every peer is the
-  proxy, so the cap is the proxy's job and is off here;
+  proxy, so the cap is the proxy's job and is off here; loopback peers (a proxy or tools on this
+  host) are uncapped unless ``HTTP_CAP_LOOPBACK`` is set;
 - ``TCP_NODELAY`` on every accepted socket: an action's ack and the update that follows are two
   small writes, and without it the second waits ~40 ms for the client's delayed ACK;
 - 400/408/414/500 replies written by the server itself carry the JSON error shape and are
@@ -22,6 +23,7 @@ Import after gevent's monkey-patching (echonest.web.server.main does).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import socket
@@ -147,17 +149,29 @@ class EchoServer(WSGIServer):
     handler_class = EchoHandler
 
     def __init__(self, listener, application, *, header_timeout: float = 10.0,
-                 idle_timeout: float = 60.0, max_per_ip: int = 0, **kwargs: Any):
+                 idle_timeout: float = 60.0, max_per_ip: int = 0, cap_loopback: bool = True,
+                 **kwargs: Any):
         super().__init__(listener, application, **kwargs)
         self.header_timeout = max(float(header_timeout or 0), 0.0)
         self.idle_timeout = max(float(idle_timeout or 0), 0.0)
         self.max_per_ip = max(int(max_per_ip or 0), 0)
+        self.cap_loopback = cap_loopback
         self.open_by_ip: Counter[str] = Counter()
+
+    def _capped(self, peer: str) -> bool:
+        if not self.max_per_ip:
+            return False
+        if not self.cap_loopback:
+            try:
+                return not ipaddress.ip_address(peer).is_loopback
+            except ValueError:
+                return True
+        return True
 
     def handle(self, sock, address):
         set_nodelay(sock)
         peer = address[0] if isinstance(address, tuple) and address else str(address)
-        if self.max_per_ip and self.open_by_ip[peer] >= self.max_per_ip:
+        if self._capped(peer) and self.open_by_ip[peer] >= self.max_per_ip:
             self._refuse(sock, peer)
             return
         self.open_by_ip[peer] += 1
@@ -188,4 +202,5 @@ def build_server(listener: Any, app: Any, conf: Any, **kwargs: Any) -> EchoServe
         header_timeout=10.0 if header is None else float(header),
         idle_timeout=60.0 if idle is None else float(idle),
         max_per_ip=0 if behind_proxy else int(conf.HTTP_MAX_CONNECTIONS_PER_IP or 0),
+        cap_loopback=bool(conf.HTTP_CAP_LOOPBACK),
         **kwargs)
