@@ -213,11 +213,13 @@ class NestManager:
 
     def create_nest(self, creator_email: str, name: str | None = None,
                     seed_uri: str | None = None, *, now: datetime | None = None,
-                    ip: str = "", exempt: bool = False) -> dict[str, Any]:
-        """A new temporary nest. Caps on *active* nests: NEST_MAX_ACTIVE in all,
-        NEST_MAX_ACTIVE_PER_USER per creator and NEST_MAX_ACTIVE_PER_IP per address (``ip``);
-        ``exempt`` (the operator token) skips every cap."""
+                    ip: str | None = None, exempt: bool = False) -> dict[str, Any]:
+        """A new temporary nest. Caps on *active* nests: NEST_MAX_ACTIVE in all and, for a
+        request from outside (``ip`` given: the web layer), NEST_MAX_ACTIVE_PER_USER per
+        creator and NEST_MAX_ACTIVE_PER_IP per address; ``exempt`` (the operator token) skips
+        every cap. Scripts and the worker pass no ``ip``: they are not a guest to hold back."""
         creator = check_member_id(creator_email)
+        outside = ip is not None
         genre_hint = None
         if name is None:
             used = {meta.get("name") for _, meta in self.list_nests()}
@@ -244,8 +246,11 @@ class NestManager:
                 keys=[keys.NESTS_REGISTRY, keys.nest_code(code), keys.nest_code(code.lower()),
                       keys.nest_deleting(code), keys.NESTS_CREATOR_IP],
                 args=[code, json.dumps(meta), int(self.conf.NEST_MAX_ACTIVE), MAIN_NEST_ID,
-                      creator, int(self.conf.NEST_MAX_ACTIVE_PER_USER or 0), str(ip or "")[:64],
-                      int(self.conf.NEST_MAX_ACTIVE_PER_IP or 0), "1" if exempt else "0"])
+                      creator,
+                      int(self.conf.NEST_MAX_ACTIVE_PER_USER or 0) if outside else 0,
+                      str(ip or "")[:64],
+                      int(self.conf.NEST_MAX_ACTIVE_PER_IP or 0) if outside else 0,
+                      "1" if exempt else "0"])
             if outcome == "OK":
                 return dict(meta)
             if outcome == "USER_LIMIT":
