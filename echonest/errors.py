@@ -75,6 +75,12 @@ class Unavailable(EchoNestError):
     code, status = "unavailable", 503
 
 
+class RangeNotSatisfiable(EchoNestError):
+    """416: a Range header this file cannot answer (past the end, several ranges, malformed)."""
+
+    code, status = "range_not_satisfiable", 416
+
+
 class CatalogError(EchoNestError):
     """A provider failed or is backing off; the queue and player carry on."""
 

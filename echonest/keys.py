@@ -169,3 +169,11 @@ def session_revoked(session_id: str) -> str:
 # Temporary nest id → the address that created it (hash), for the per-address cap on active
 # nests. Never shown to anyone; entries of deleted nests are dropped on the next create.
 NESTS_CREATOR_IP = "NESTS|creator-ip"
+
+# Music library (echonest/catalog/library): the index every process reads, written by one
+# scanner at a time. Global: the library belongs to the install, not to a nest.
+LIBRARY_TRACKS = "LIBRARY|tracks"          # hash track id → JSON record
+LIBRARY_VERSION = "LIBRARY|version"        # a fresh token each time the tracks hash changes
+LIBRARY_SCANNED_AT = "LIBRARY|scanned-at"  # epoch seconds the last full scan finished
+LIBRARY_SCAN_LOCK = "LIBRARY|scan-lock"    # owner token of the scanner at work (SET NX PX)
+LIBRARY_UNREADABLE = "LIBRARY|unreadable"  # hash root+path → "size:mtime": logged once, skipped
