@@ -7,6 +7,8 @@ pages get the themed 404 page. Tracebacks are logged, never sent.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import redis
 from flask import Flask, Response, jsonify, render_template, request
@@ -86,9 +88,35 @@ def handle_http(exc: HTTPException):
     return exc
 
 
+class _Summary:
+    """At most one log line per ``every`` seconds for a repeated failure, with a count."""
+
+    def __init__(self, every: float = 30.0):
+        self.every = every
+        self.last = float("-inf")
+        self.suppressed = 0
+        self._lock = threading.Lock()
+
+    def should_log(self) -> tuple[bool, int]:
+        now = time.monotonic()
+        with self._lock:
+            if now - self.last < self.every:
+                self.suppressed += 1
+                return False, 0
+            self.last, missed, self.suppressed = now, self.suppressed, 0
+            return True, missed
+
+
+_STORAGE_LOG = _Summary()
+
+
 def handle_storage(exc: Exception):
-    """Redis unreachable or every pooled connection busy: a clear 503, one line, no traceback."""
-    log.warning("storage unavailable on %s %s: %s", request.method, request.path, exc)
+    """Redis unreachable or every pooled connection busy: a clear 503, no traceback, and during
+    an outage one log line per 30 s (with how many answers it stands for), not one per request."""
+    write, missed = _STORAGE_LOG.should_log()
+    if write:
+        log.warning("storage unavailable (%s %s): %s; %d more 503s since the last line",
+                    request.method, request.path, exc, missed)
     busy = Unavailable("The server is busy right now; try again in a moment.")
     if wants_json():
         response = error_response(busy)
