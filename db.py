@@ -154,8 +154,10 @@ class DB:
         return int(self.redis.zcard(self._key(keys.PRIORITY_QUEUE)))
 
     def queued_uris(self) -> set[str]:
-        return set(queue_scripts.READ_URIS(self.redis, [self._key(keys.PRIORITY_QUEUE)],
-                                           [self._key(keys.queue_item(""))]))
+        """URIs queued or playing right now (neither may be queued again)."""
+        return set(queue_scripts.READ_URIS(
+            self.redis, [self._key(keys.PRIORITY_QUEUE), self._key(keys.NOW_PLAYING)],
+            [self._key(keys.queue_item(""))]))
 
     def version(self) -> int:
         return current_version(self.redis, self.nest_id)

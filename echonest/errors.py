@@ -69,6 +69,12 @@ class NestLimitReached(EchoNestError):
     code, status = "nest_limit_reached", 429
 
 
+class Unavailable(EchoNestError):
+    """503: the server cannot take this request right now (storage busy or unreachable)."""
+
+    code, status = "unavailable", 503
+
+
 class RangeNotSatisfiable(EchoNestError):
     """416: a Range header this file cannot answer (past the end, several ranges, malformed)."""
 

@@ -183,6 +183,15 @@ def sync_link_of(owner_id: str) -> str:
     return f"NESTS|sync-link-of:{owner_id}"
 
 
+def session_revoked(session_id: str) -> str:
+    """Marks a signed-out session id (TTL = the session lifetime): its cookie is refused."""
+    return f"NESTS|session-revoked:{session_id}"
+
+
+# Temporary nest id → the address that created it (hash), for the per-address cap on active
+# nests. Never shown to anyone; entries of deleted nests are dropped on the next create.
+NESTS_CREATOR_IP = "NESTS|creator-ip"
+
 # Music library (echonest/catalog/library): the index every process reads, written by one
 # scanner at a time. Global: the library belongs to the install, not to a nest.
 LIBRARY_TRACKS = "LIBRARY|tracks"          # hash track id → JSON record

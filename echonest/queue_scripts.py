@@ -73,6 +73,10 @@ local uri, user, auto = A[1], A[2], A[3] == '1'
 local max_depth, filter_ttl = tonumber(A[4]), tonumber(A[5])
 local entries = redis.call('ZRANGE', PQ, 0, -1, 'WITHSCORES')
 local n = #entries / 2
+local playing = redis.call('HGET', NP, 'id')
+if playing and redis.call('HGET', P_ITEM .. playing, 'uri') == uri then
+  return fail('already_queued', 409, 'that song is playing right now')
+end
 if max_depth > 0 and n >= max_depth then
   return fail('queue_full', 409, 'this nest holds at most ' .. max_depth .. ' songs')
 end
@@ -260,9 +264,14 @@ return {tonumber(redis.call('GET', VERSION) or '0'), redis.call('GET', PREVIEW) 
 """
 
 # KEYS[1] PQ; ARGV[1] item prefix. The uris of every queued item.
+# KEYS[1] priority queue, KEYS[2] now-playing: the playing song counts as queued (it must not
+# be queued again, by a person or by Bender, while it plays).
 QUEUED_URIS = """
 local uris = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local playing = redis.call('HGET', KEYS[2], 'id')
+if playing then ids[#ids + 1] = playing end
+for _, id in ipairs(ids) do
   local uri = redis.call('HGET', ARGV[1] .. id, 'uri')
   if uri then uris[#uris + 1] = uri end
 end

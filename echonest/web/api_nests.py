@@ -58,7 +58,9 @@ def create_nest():
         conf, client = context.conf(), context.redis()
         ratelimit.hit(client, conf, "create_nest_ip", context.client_ip())
         ratelimit.hit(client, conf, "create_nest_user", user.id)
-    meta = context.nest_manager().create_nest(user.id, name=name, seed_uri=seed_uri)
+    meta = context.nest_manager().create_nest(user.id, name=name, seed_uri=seed_uri,
+                                              ip=context.client_ip(),
+                                              exempt=user.kind == "token")
     return jsonify(nest_view(meta["id"], meta, 0, with_playing=False))
 
 
