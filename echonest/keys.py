@@ -159,3 +159,12 @@ NESTS_BEING_DELETED = "NESTS|deleting"
 # Display names by user id (hash id → JSON {"name", "avatar_url"}), written at sign-in so every
 # nest can show people by name. Global: a person has one name in every nest.
 USER_NAMES = "NESTS|user-names"
+
+# Hosts and moderation (issue 9). Skip-by-vote state for the playing song: a hash (item → the
+# playing id the votes are for, needed → votes the last count asked for) and the voters' set.
+SKIP_VOTES = "MISC|skip-votes"
+SKIP_VOTERS = "MISC|skip-voters"
+BLOCKED = "MOD|blocked"        # hash user id → "ban" | epoch seconds a kick lasts until
+HOST_LINK = "MOD|host-link"    # the secret of the nest's host link (string)
+INVITES = "MOD|invites"        # hash invite token → JSON {by, at}
+ADMITTED = "MOD|admitted"      # set of user ids an invite admitted to an invite-only nest

@@ -31,6 +31,7 @@ MAX_REF_LENGTH = 200
 CLOSE_CODES = {
     "nest_deleted": (4404, "nest deleted"),
     "nest_gone": (4404, "nest not found"),
+    "kicked": (4403, "removed from this nest by a host"),
     "overflow": (1013, "client too slow; reconnect and refetch"),
     "shutdown": (1001, "server going away"),
     "closed": (1000, "bye"),
@@ -191,7 +192,7 @@ class SocketSession:
         self.fan = fan
         self.nests = nest_manager
         self.heartbeat_seconds = max(heartbeat_seconds, 0.5)
-        self.listener = Listener(nest_id, WS)
+        self.listener = Listener(nest_id, WS, user=getattr(user, "id", "") or "")
 
     def run(self, ws: Any) -> None:
         joined = False
@@ -201,6 +202,7 @@ class SocketSession:
             try:
                 self.nests.join_nest(self.nest_id, self.user.id)
                 joined = True
+                _recount_skip_vote(self.nests, self.nest_id)
                 for frame in self.fan.initial_frames(self.nest_id, WS):
                     self.listener.deliver(frame)
             except NestGone:
@@ -218,6 +220,7 @@ class SocketSession:
                     self.nests.leave_nest(self.nest_id, self.user.id)
                 except Exception:
                     log.exception("leave_nest(%s, %s) failed", self.nest_id, self.user.id)
+                _recount_skip_vote(self.nests, self.nest_id)
             if sender is not None:
                 sender.join(timeout=5)
             _close(ws, "closed")
@@ -272,6 +275,7 @@ class SocketSession:
             ref = _check_ref(message.get("ref"))
             if self._ctx is None:
                 self._ctx = self._ctx_factory()
+            self._ctx.nest = None  # settings may have changed since the last frame: re-read
             data = actions.dispatch(self._ctx, message.get("action"), message.get("args"))
             reply = {"event": "ack", "nest": self.nest_id, "ref": ref, "data": data}
         except EchoNestError as exc:
@@ -282,6 +286,18 @@ class SocketSession:
                      "data": {"error": "internal_error",
                               "message": "Something went wrong on our side."}}
         return events.dumps(reply)
+
+
+def _recount_skip_vote(nests: Any, nest_id: str) -> None:
+    """A listener came or went: an open skip vote's threshold moves with the room."""
+    from echonest import skip_votes
+
+    try:
+        skip_votes.recount(nests.redis, nest_id)
+    except NestGone:
+        pass
+    except Exception:
+        log.warning("skip-vote recount for %s failed", nest_id, exc_info=True)
 
 
 def _parse_frame(raw: Any) -> dict:
@@ -322,23 +338,23 @@ def _close(ws: Any, reason: str) -> None:
 # --- Server-Sent Events ----------------------------------------------------------------------
 @bp.route("/api/events")
 def events_main() -> Response:
-    _require_user()
-    return _event_stream("main", SSE_LEGACY)
+    user = _require_user()
+    return _event_stream("main", SSE_LEGACY, user.id)
 
 
 @bp.route("/api/nests/<code>/events")
 def events_nest(code: str) -> Response:
-    _require_user()
-    return _event_stream(_resolve(code), SSE)
+    user = _require_user()
+    return _event_stream(_resolve(code), SSE, user.id)
 
 
-def _event_stream(nest_id: str, kind: str) -> Response:
+def _event_stream(nest_id: str, kind: str, user_id: str = "") -> Response:
     fan = fanout()
     keepalive = max(float(context.conf().SSE_KEEPALIVE_SECONDS or 15), 0.1)
 
     def generate():
         # Registered inside the generator: a client gone before the first byte leaks nothing.
-        listener = Listener(nest_id, kind)
+        listener = Listener(nest_id, kind, user=user_id)
         fan.add(listener)
         try:
             for frame in fan.initial_frames(nest_id, kind):
