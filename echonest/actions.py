@@ -17,6 +17,7 @@ from echonest import nest_settings, ratelimit, skip_votes
 from echonest.airhorns import AIRHORN_NAMES
 from echonest.errors import (
     AddsClosed,
+    EchoNestError,
     Forbidden,
     InvalidRequest,
     NotFound,
@@ -196,7 +197,9 @@ def _kill(ctx: ActionContext, args: dict) -> dict:
     allowed = is_moderator(ctx) or ctx.the_nest().may("remove_mode", ctx.user)
     try:
         ctx.db().remove(item_id, ctx.user.id, allowed=allowed)
-    except Forbidden:
+    except EchoNestError as exc:
+        if exc.code != Forbidden.code:
+            raise
         raise Forbidden("Only the person who added it or a host may remove this song "
                         f"({nest_settings.refusal_words('remove_mode')}).",
                         setting="remove_mode") from None
