@@ -19,6 +19,8 @@ from typing import Any
 
 import requests
 
+from echonest.share_links import print_lan_banner
+
 log = logging.getLogger("echonest.runner")
 
 STOP_TIMEOUT = 8.0
@@ -173,6 +175,7 @@ def main() -> int:
         print(f"EchoNest is running: {url}  (Ctrl-C to stop)", flush=True)
         if CONF.HOST in ("0.0.0.0", "::"):  # noqa: S104
             print("listening on every interface: phones on your network can join", flush=True)
+            print_lan_banner(CONF)
         while True:
             dead = runner.dead_child()
             if dead:

@@ -161,3 +161,8 @@ def announce(conf: Any, interfaces: list[tuple[str, str]] | None = None) -> str:
     if qr:
         lines.append(qr)
     return "\n".join(lines)
+
+
+def print_lan_banner(conf: Any) -> None:
+    """``make run``'s one call: print where guests can join, with a terminal QR code."""
+    print(announce(conf), flush=True)

@@ -134,3 +134,12 @@ def test_on_the_home_nest_admins_host_and_system_is_nobody():
     assert nest.is_host(FakeUser("boss@x.io", kind="google", is_admin=True))
     assert not nest.is_host(FakeUser("system"))
     assert nest.settings == nest_settings.defaults(True)
+
+
+def test_the_api_docs_carry_the_generated_settings_table():
+    from pathlib import Path
+
+    from echonest.settings_doc import table
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
+    assert table() in docs, "regenerate with: python -m echonest.settings_doc"

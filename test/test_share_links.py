@@ -82,3 +82,10 @@ def test_split_host():
     assert share_links.split_host("Example.org:80") == ("example.org", "80")
     assert share_links.split_host("[::1]:5000") == ("[::1]", "5000")
     assert share_links.split_host("") == ("", "")
+
+
+def test_make_run_prints_a_scannable_qr_block():
+    text = share_links.announce(conf(HOST=EVERYWHERE), HOME_NICS)
+    lines = text.splitlines()[1:]
+    assert len(lines) > 10 and len({len(line) for line in lines}) == 1  # a square-ish block
+    assert set("".join(lines)) <= {" ", "█", "▀", "▄"}
