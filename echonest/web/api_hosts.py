@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from echonest import history, moderation, user_names
 from echonest.errors import Forbidden, InvalidRequest
@@ -186,7 +186,11 @@ def history_entries(nest: Nest) -> list[dict[str, Any]]:
 @bp.get("/api/nests/<code>/history")
 def nest_history(code: str):
     nest = _nest(code)
-    return jsonify({"nest": nest.code, "name": nest.name, "plays": history_entries(nest)})
+    response = jsonify({"nest": nest.code, "name": nest.name, "plays": history_entries(nest)})
+    if request.args.get("download"):
+        response.headers["Content-Disposition"] = \
+            f'attachment; filename="{nest.code}-history.json"'
+    return response
 
 
 @bp.get("/api/nests/<code>/history.m3u")
