@@ -117,6 +117,7 @@ if op == 'settings' then
   meta['settings'] = settings
   for name, value in pairs(cjson.decode(b)) do meta[name] = value end
   event_data = save()
+  result = event_data
   quiet = false
 elseif op == 'promote' then
   if is_host(a) then return {0, 'ok'} end
@@ -213,9 +214,8 @@ def change_settings(client: redis.Redis, nest: Nest, actor: Any, changes: Any = 
         raise InvalidRequest("Nothing to change.")
     if not nest.is_host(actor) and (checked or not allowed):
         raise Forbidden("Only hosts can change this nest's settings.")
-    _run(client, nest, actor, "settings", json.dumps(checked), json.dumps(fields),
-         event=events.NEST_UPDATE, allowed=allowed and not checked)
-    return _meta(client.hget(keys.NESTS_REGISTRY, nest.id))
+    return _meta(_run(client, nest, actor, "settings", json.dumps(checked), json.dumps(fields),
+                      event=events.NEST_UPDATE, allowed=allowed and not checked))
 
 
 def promote(client: redis.Redis, nest: Nest, actor: Any, user: Any) -> None:

@@ -11,10 +11,13 @@ from servers import Guest, WSClient, eventually, offline_track_uris, web_server
 
 from db import DB
 
+OPERATOR = "operator-token-for-the-moderation-tests"
+
 
 @pytest.fixture(scope="module")
 def server(redis_url):
-    conf = {"MEMBER_HEARTBEAT_SECONDS": 0.5, "MEMBER_TTL_SECONDS": 3}
+    conf = {"MEMBER_HEARTBEAT_SECONDS": 0.5, "MEMBER_TTL_SECONDS": 3,
+            "ECHONEST_API_TOKEN": OPERATOR}
     with web_server(redis_url, conf=conf) as srv:
         yield srv
 
@@ -249,3 +252,35 @@ def test_socket_actions_follow_the_settings(server, r):
     finally:
         host.close()
         guest.close()
+
+
+def test_co_hosts_and_the_operator_token_over_the_socket(server, r):
+    alice, bob, dave = (Guest(server.url, n) for n in ("Alice", "Bob", "Dave"))
+    code = alice.create_nest("Socket Hosts")
+    bob_id, dave_id = ids_of(server, alice, code, (bob, "Bob"), (dave, "Dave"))
+    assert alice.post_json(f"/api/nests/{code}/admin/promote", {"user": dave_id}
+                           ).status_code == 200
+    settle(alice, code, skip_mode="hosts", volume_mode="hosts")
+    for uri in offline_track_uris(2):
+        assert alice.post_json(f"/api/nests/{code}/songs", {"track_uri": uri}).status_code == 200
+    DB(code, redis_client=r).advance()
+    guest, cohost = connect(server, bob, code), connect(server, dave, code)
+    operator = websocket.create_connection(
+        f"{server.ws_url}/socket/{code}", header=[f"Authorization: Bearer {OPERATOR}"],
+        timeout=10)
+    try:
+        guest.send("change_volume", {"volume": 10}, ref="g")
+        assert guest.reply("g")["data"]["setting"] == "volume_mode"
+        cohost.send("change_volume", {"volume": 20}, ref="c")
+        assert cohost.reply("c")["event"] == "ack"
+        operator.send(json.dumps({"action": "kill_playing", "args": {}, "ref": "op"}))
+        while True:
+            frame = json.loads(operator.recv())
+            if frame.get("ref") == "op":
+                break
+        assert frame["event"] == "ack" and frame["data"] == {"skipped": True}
+        assert bob_id not in alice.get(f"/api/nests/{code}").json()["hosts"]
+    finally:
+        guest.close()
+        cohost.close()
+        operator.close()
