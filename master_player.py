@@ -216,6 +216,7 @@ def run(stop_event: threading.Event | None = None,
     stop = stop_event or threading.Event()
     client = redis_client or _default_client()
     _start_up(client)
+    _start_library_scanner(client, stop)
     tick = float(CONF.PLAYER_TICK_SECONDS or 1.0)
     cleanup_every = float(CONF.NEST_CLEANUP_INTERVAL_SECONDS or 60)
     next_cleanup = time.monotonic()
@@ -247,6 +248,18 @@ def _start_up(client: redis.Redis) -> None:
         load_history(client)
     except Exception:
         log.exception("could not load play history")
+
+
+def _start_library_scanner(client: redis.Redis, stop: threading.Event) -> None:
+    """Rescan the music folders in the background: a big first scan never delays the player."""
+    try:
+        from echonest.catalog.library.roots import configured_roots
+        from echonest.catalog.library.scan import start_scan_loop
+
+        if configured_roots(CONF).all:
+            start_scan_loop(client, CONF, stop)
+    except Exception:
+        log.exception("could not start the music library scanner")
 
 
 def _default_client() -> redis.Redis:

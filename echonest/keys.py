@@ -168,3 +168,11 @@ BLOCKED = "MOD|blocked"        # hash user id → "ban" | epoch seconds a kick l
 HOST_LINK = "MOD|host-link"    # the secret of the nest's host link (string)
 INVITES = "MOD|invites"        # hash invite token → JSON {by, at}
 ADMITTED = "MOD|admitted"      # set of user ids an invite admitted to an invite-only nest
+
+# Music library (echonest/catalog/library): the index every process reads, written by one
+# scanner at a time. Global: the library belongs to the install, not to a nest.
+LIBRARY_TRACKS = "LIBRARY|tracks"          # hash track id → JSON record
+LIBRARY_VERSION = "LIBRARY|version"        # a fresh token each time the tracks hash changes
+LIBRARY_SCANNED_AT = "LIBRARY|scanned-at"  # epoch seconds the last full scan finished
+LIBRARY_SCAN_LOCK = "LIBRARY|scan-lock"    # owner token of the scanner at work (SET NX PX)
+LIBRARY_UNREADABLE = "LIBRARY|unreadable"  # hash root+path → "size:mtime": logged once, skipped

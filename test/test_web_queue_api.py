@@ -238,7 +238,8 @@ def test_search_shapes(alice):
     for path in ("/search/v2", "/api/search"):
         results = alice.get(path, query_string={"q": "love"}).get_json()
         assert results and len(results) <= 10
-        assert set(results[0]) == {"uri", "track_name", "artist", "album", "duration", "images"}
+        assert set(results[0]) == {"uri", "track_name", "artist", "album", "duration", "images",
+                                   "audio_url"}
     assert alice.get("/api/search").status_code == 400
     assert alice.get("/api/search", query_string={"q": "x" * 10_000}).status_code == 400
 

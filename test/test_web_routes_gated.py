@@ -8,7 +8,8 @@ from web_support import make_app
 
 PUBLIC = {"static", "pages.health", "login.login_page", "login.guest_login",
           "login.google_start", "login.google_callback", "login.dev_login"}
-SAMPLE_ARGS = {"code": "ABCDE", "filename": "js/app.js", "token": "some-invite"}
+SAMPLE_ARGS = {"code": "ABCDE", "filename": "js/app.js", "track_id": "0123456789abcdef",
+               "token": "some-invite"}
 
 
 def _url(rule) -> str:
