@@ -40,8 +40,11 @@ def test_create_returns_metadata_with_a_code_and_share_link(alice):
     assert CODE_RE.match(body["code"]) and body["id"] == body["code"]
     assert body["name"] == "Friday Jams" and body["created_by"] == ALICE
     assert body["is_main"] is False and body["member_count"] == 0
-    assert body["share_url"] == f"https://echone.st/{body['code']}"
+    # The request came in on localhost, not on ECHONEST_DOMAIN: the link reaches this server.
+    assert body["share_url"] == f"http://localhost/{body['code']}"
     assert body["created_at"].endswith(("Z", "+00:00"))
+    on_domain = alice.get(f"/api/nests/{body['code']}", headers={"Host": "echone.st", **auth()})
+    assert on_domain.get_json()["share_url"] == f"https://echone.st/{body['code']}"
 
 
 def test_create_without_a_name_picks_a_themed_one(alice):
@@ -225,7 +228,10 @@ def test_non_code_paths_do_not_count_as_guesses(r):
 
 
 # --- pages -----------------------------------------------------------------------------------
-def test_nest_page_context(app, alice):
+def test_nest_page_context(r):
+    # The operator says this server is echone.st (SHARE_BASE_URL): links use the domain.
+    app = make_app(r, ECHONEST_API_TOKEN=TOKEN, SHARE_BASE_URL="https://echone.st")
+    alice = user_client(app, ALICE, name="Alice")
     code = create_nest(alice, "Page Nest")["code"]
     with rendered(app) as seen:
         response = alice.get(f"/nest/{code}")
@@ -244,12 +250,16 @@ def test_nest_page_context(app, alice):
     assert "classic" in config["airhorn_names"] and "HOSTNAME" in config
 
 
-def test_home_renders_the_main_nest(app, alice):
-    with rendered(app) as seen:
+def test_home_renders_the_main_nest(r, alice):
+    with_domain = make_app(r, ECHONEST_API_TOKEN=TOKEN, SHARE_BASE_URL="https://echone.st")
+    with rendered(with_domain) as seen:
+        assert user_client(with_domain, ALICE).get("/").status_code == 200
+    with rendered(alice.application) as also:
         assert alice.get("/").status_code == 200
-    _, ctx = seen[-1]
-    assert ctx["nest_id"] == "main" and ctx["nest_info"]["is_main"] is True
-    assert ctx["nest_info"]["share_url"] == "https://echone.st/"
+    seen += also
+    assert seen[0][1]["nest_id"] == "main" and seen[0][1]["nest_info"]["is_main"] is True
+    assert seen[0][1]["nest_info"]["share_url"] == "https://echone.st/"
+    assert seen[1][1]["nest_info"]["share_url"] == "http://localhost/"
 
 
 def test_share_url_without_a_domain_is_this_servers_link(r):

@@ -158,13 +158,16 @@ def resolve_nest(code: Any) -> tuple[str, dict[str, Any]]:
     if not exempt and not _known_nest(user, nest_id, meta):
         ratelimit.hit_many(redis(), conf(), _guess_subjects(user), cost=0)
         _remember_nest(nest_id)
-    return nest_id, meta
+    from echonest.web.nest_access import admit_request
+
+    return nest_id, admit_request(nest_id, meta)
 
 
 def action_context(nest_id: str, user: Any = None, *, is_api_token: bool | None = None) -> Any:
     """The ActionContext for this request (HTTP or WebSocket) and nest."""
     from echonest.actions import ActionContext
     from echonest.web.auth import current_user
+    from echonest.web.nest_access import request_nest
 
     user = user if user is not None else current_user()
     return ActionContext(
@@ -172,4 +175,4 @@ def action_context(nest_id: str, user: Any = None, *, is_api_token: bool | None 
         nest_manager=nest_manager(), conf=conf(), ip=client_ip(),
         is_api_token=bool(user and user.kind == "token") if is_api_token is None
         else is_api_token,
-        db_factory=db)
+        db_factory=db, nest=request_nest(nest_id))

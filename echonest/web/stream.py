@@ -31,6 +31,7 @@ MAX_REF_LENGTH = 200
 CLOSE_CODES = {
     "nest_deleted": (4404, "nest deleted"),
     "nest_gone": (4404, "nest not found"),
+    "kicked": (4403, "removed from this nest by a host"),
     "overflow": (1013, "client too slow; reconnect and refetch"),
     "shutdown": (1001, "server going away"),
     "closed": (1000, "bye"),
@@ -238,7 +239,7 @@ class SocketSession:
         self.fan = fan
         self.nests = nest_manager
         self.heartbeat_seconds = max(heartbeat_seconds, 0.5)
-        self.listener = Listener(nest_id, WS)
+        self.listener = Listener(nest_id, WS, user=getattr(user, "id", "") or "")
         self._joined = False
 
     def prepare(self) -> None:
@@ -247,6 +248,7 @@ class SocketSession:
         try:
             self.nests.join_nest(self.nest_id, self.user.id)
             self._joined = True
+            _recount_skip_vote(self.nests, self.nest_id)
             for frame in self.fan.initial_frames(self.nest_id, WS):
                 self.listener.deliver(frame)
         except NestGone:
@@ -264,6 +266,7 @@ class SocketSession:
                 self.nests.leave_nest(self.nest_id, self.user.id)
             except Exception as exc:
                 log.warning("leave_nest(%s, %s) failed: %s", self.nest_id, self.user.id, exc)
+            _recount_skip_vote(self.nests, self.nest_id)
 
     def run(self, ws: Any) -> None:
         sender = None
@@ -334,6 +337,7 @@ class SocketSession:
             ref = _check_ref(message.get("ref"))
             if self._ctx is None:
                 self._ctx = self._ctx_factory()
+            self._ctx.nest = None  # settings may have changed since the last frame: re-read
             data = actions.dispatch(self._ctx, message.get("action"), message.get("args"))
             reply = {"event": "ack", "nest": self.nest_id, "ref": ref, "data": data}
         except EchoNestError as exc:
@@ -344,6 +348,18 @@ class SocketSession:
                      "data": {"error": "internal_error",
                               "message": "Something went wrong on our side."}}
         return events.dumps(reply)
+
+
+def _recount_skip_vote(nests: Any, nest_id: str) -> None:
+    """A listener came or went: an open skip vote's threshold moves with the room."""
+    from echonest import skip_votes
+
+    try:
+        skip_votes.recount(nests.redis, nest_id)
+    except NestGone:
+        pass
+    except Exception:
+        log.warning("skip-vote recount for %s failed", nest_id, exc_info=True)
 
 
 def _parse_frame(raw: Any) -> dict:
@@ -384,17 +400,17 @@ def _close(ws: Any, reason: str) -> None:
 @bp.route("/api/events")
 @sync_readable
 def events_main() -> Response:
-    _require_user()
-    return _event_stream("main", SSE_LEGACY)
+    user = _require_user()
+    return _event_stream("main", SSE_LEGACY, user.id)
 
 
 @bp.route("/api/nests/<code>/events")
 def events_nest(code: str) -> Response:
-    _require_user()
-    return _event_stream(_resolve(code), SSE)
+    user = _require_user()
+    return _event_stream(_resolve(code), SSE, user.id)
 
 
-def _event_stream(nest_id: str, kind: str) -> Response:
+def _event_stream(nest_id: str, kind: str, user_id: str = "") -> Response:
     from echonest.web.auth import token_checker
 
     fan = fanout()
@@ -403,7 +419,7 @@ def _event_stream(nest_id: str, kind: str) -> Response:
 
     def generate():
         # Registered inside the generator: a client gone before the first byte leaks nothing.
-        listener = Listener(nest_id, kind)
+        listener = Listener(nest_id, kind, user=user_id)
         fan.add(listener)
         try:
             for frame in fan.initial_frames(nest_id, kind):
