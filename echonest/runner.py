@@ -29,6 +29,7 @@ import requests
 
 from echonest.engine import EngineError
 from echonest.parent_watch import die_with_parent
+from echonest.share_links import print_lan_banner
 
 log = logging.getLogger("echonest.runner")
 
@@ -208,6 +209,7 @@ def supervise(runner: Runner) -> int:
         print(f"EchoNest is running: {url}  (Ctrl-C to stop)", flush=True)
         if conf.HOST in ("0.0.0.0", "::"):  # noqa: S104
             print("listening on every interface: phones on your network can join", flush=True)
+            print_lan_banner(conf)
         while not runner.stop_requested:
             dead = runner.dead_child()
             if dead:
