@@ -222,7 +222,8 @@ function onEvent(name, data) {
 
 const conn = $("#conn-status");
 function onStatus(status) {
-  if (status === "live") ctx.timeSync.start();
+  // A reconnect may hide a changed route to the server: measure the clock again.
+  if (status === "live" && ctx.timeSync.active()) ctx.timeSync.start();
   page.connection(status);
   if (status === "offline") probeNest();
   if (!conn) return;

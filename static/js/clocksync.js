@@ -16,6 +16,7 @@ export function createClockSync(send) {
   let fallbackOffset = null; // from the server's `now` field until the first exchange
   let running = null;
   let timer = null;
+  let active = false; // only while this device plays along: a remote costs the server nothing
   const listeners = new Set();
 
   async function sample() {
@@ -59,18 +60,27 @@ export function createClockSync(send) {
   }
 
   function start() {
+    active = true;
     clearInterval(timer);
     timer = setInterval(resync, REFRESH_MS);
     return resync();
   }
 
+  function stop() {
+    active = false;
+    clearInterval(timer);
+    timer = null;
+  }
+
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") resync();
+    if (active && document.visibilityState === "visible") resync();
   });
 
   return {
     start,
+    stop,
     resync,
+    active: () => active,
     // The server's `now` (ISO) from a snapshot: a rough offset until the first exchange.
     hint(isoNow) {
       const ms = Date.parse(isoNow);

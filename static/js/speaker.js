@@ -173,7 +173,7 @@ function onEvent(name, data) {
 }
 
 function onStatus(status) {
-  if (status === "live") timeSync.start();
+  if (status === "live" && timeSync.active()) timeSync.start();
   const conn = $("#conn-status");
   conn.dataset.state = status;
   setText($(".conn-text", conn), status === "live" ? "Live" : status === "connecting" ? "Connecting…" : "Reconnecting…");

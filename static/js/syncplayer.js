@@ -277,6 +277,7 @@ export function createSyncPlayer(audio, clock) {
       if (enabled && audio.ctx && nextUrl && (!track?.url || slotReady(track.url))) load(nextUrl);
     },
     async enable() {
+      if (!clock.active()) clock.start();
       await audio.enable();
       enabled = true;
       // Suspended by the OS (a call, a locked phone) and back: reschedule at once.
@@ -287,6 +288,7 @@ export function createSyncPlayer(audio, clock) {
     },
     disable() {
       enabled = false;
+      clock.stop();
       clearInterval(loop);
       loop = null;
       stopVoice();
