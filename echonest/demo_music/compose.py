@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from echonest.demo_music.plan import TAIL_SECONDS, TrackPlan
 from echonest.demo_music.styles import Style
 from echonest.demo_music.theory import (
-    NOTE_PCS, SCALES, chord_tones, nearest_in, scale_midis, voice_chord,
+    NOTE_PCS,
+    chord_tones,
+    nearest_in,
+    scale_midis,
+    voice_chord,
 )
 
 BASS_INTERVALS = {"1": 0, "3": None, "5": 7, "6": 9, "7": None, "8": 12}

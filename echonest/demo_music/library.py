@@ -156,6 +156,8 @@ def generate(out_dir: Path, *, force: bool = False, plan: tuple[TrackPlan, ...] 
             _write_atomic(cover, cover_art(album_seed(p)))
             files[(album_dir(p) / COVER).as_posix()] = cover.stat().st_size
     per_album = Counter(album_dir(p) for p in plan)
+    for p in plan:  # a subset still says "2/2", not "2/1"
+        per_album[album_dir(p)] = max(per_album[album_dir(p)], p.number)
     jobs = [(p, out_dir, per_album[album_dir(p)], max_seconds) for p in plan]
     workers = workers or min(2, os.cpu_count() or 1, len(jobs))
     if workers > 1:

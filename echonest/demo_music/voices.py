@@ -354,6 +354,9 @@ class VoiceCache:
         key = (voice, 0 if voice in DRUMS else midi, 0 if voice in DRUMS else round(dur * 200))
         buffer = self._buffers.get(key)
         if buffer is None:
-            buffer = VOICES[voice](midi, key[2] / 200.0).astype(np.float32)
+            buffer = VOICES[voice](midi, key[2] / 200.0)
+            if voice in DRUMS:  # one-shots at a common peak, so mixer gains mean the same thing
+                buffer = buffer / np.max(np.abs(buffer))
+            buffer = buffer.astype(np.float32)
             self._buffers[key] = buffer
         return buffer
