@@ -4,11 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-nests test-quick test-all lint bench clean
+.PHONY: install demo-music run test test-nests test-quick test-all lint bench clean
 
 # Idempotent: rebuilds the venv only when pyproject.toml changed, installs Debian's
 # chromium (for the browser tests) only when it is missing.
-install: $(STAMP)
+install: $(STAMP) demo-music
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@scripts/install_chromium.sh
 	@touch $(STAMP)
+
+# Original demo songs so a fresh clone has music: into DEMO_MUSIC_DIR (default data/demo-music),
+# a no-op once generated, skipped when DEMO_MUSIC is false.
+demo-music: $(STAMP)
+	@$(BIN)/python -m echonest.demo_music
 
 run: install
 	$(BIN)/python -m echonest.runner

@@ -226,3 +226,24 @@ def test_plan_fields_are_plain_data():
     # regenerate the library on every install.
     assert all(type(getattr(p, f)) in (str, int) for p in PLAN
                for f in TrackPlan.__dataclass_fields__)
+
+
+def test_cli_builds_into_the_configured_folder(tmp_path, monkeypatch):
+    from config import CONF
+    from echonest.demo_music import __main__ as cli
+
+    calls = []
+    monkeypatch.setattr(cli, "generate", lambda out, force: calls.append((out, force)) or [])
+    monkeypatch.setitem(CONF._values, "DEMO_MUSIC_DIR", str(tmp_path / "configured"))
+    assert cli.main([]) == 0
+    assert cli.main(["--out", str(tmp_path / "explicit"), "--force"]) == 0
+    assert calls == [(tmp_path / "configured", False), (tmp_path / "explicit", True)]
+
+
+def test_cli_does_nothing_when_demo_music_is_off(tmp_path, monkeypatch):
+    from config import CONF
+    from echonest.demo_music import __main__ as cli
+
+    monkeypatch.setitem(CONF._values, "DEMO_MUSIC", False)
+    assert cli.main(["--out", str(tmp_path / "demo")]) == 0
+    assert not (tmp_path / "demo").exists()

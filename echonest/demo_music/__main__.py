@@ -12,12 +12,13 @@ from echonest.demo_music.library import generate
 DEFAULT_DIR = "data/demo-music"
 
 
-def _configured_dir() -> Path:
+def _settings() -> tuple[Path, bool]:
+    """(DEMO_MUSIC_DIR, DEMO_MUSIC) from CONF, with the documented defaults when unset."""
     try:
         from config import CONF
-    except ImportError:
-        return Path(DEFAULT_DIR)
-    return Path(CONF.get("DEMO_MUSIC_DIR") or DEFAULT_DIR)
+    except ImportError:  # run from outside the checkout: plain defaults
+        return Path(DEFAULT_DIR), True
+    return Path(CONF.get("DEMO_MUSIC_DIR") or DEFAULT_DIR), CONF.get("DEMO_MUSIC") is not False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     started = time.perf_counter()
-    out = args.out or _configured_dir()
+    configured, enabled = _settings()
+    if not enabled and not args.force:
+        logging.getLogger(__name__).info("demo music: DEMO_MUSIC is off, nothing to do")
+        return 0
+    out = args.out or configured
     paths = generate(out, force=args.force)
     logging.getLogger(__name__).info("demo music: %d tracks ready in %.1f s", len(paths),
                                      time.perf_counter() - started)
