@@ -80,7 +80,7 @@ def _motif(rng: random.Random, per_bar: int, grid: int, density: float, cadence:
         end = onsets[i + 1] if i + 1 < len(onsets) else 2 * per_bar
         length = min(end - step, 8 if not cadence or i + 1 < len(onsets) else 2 * per_bar)
         if i:
-            offset = max(-4, min(6, offset + rng.choice((-2, -1, -1, 1, 1, 2, 0, 3, -3))))
+            offset = max(-3, min(4, offset + rng.choice((-2, -1, -1, 1, 1, 2, 0))))
         notes.append((step, length, 0 if cadence and i + 1 == len(onsets) else offset))
     return notes
 

@@ -130,7 +130,7 @@ def generate(out_dir: Path, *, force: bool = False, plan: tuple[TrackPlan, ...] 
     """Make sure `out_dir` holds the demo library; returns the MP3 paths in plan order.
 
     `plan` and `max_seconds` exist so tests can build a few short tracks; installs use the
-    defaults. Work is spread over up to two processes (render and LAME are CPU-bound).
+    defaults. Work is spread over up to four processes (render and LAME are CPU-bound).
     """
     out_dir = Path(out_dir)
     plan = PLAN if plan is None else tuple(plan)
@@ -159,7 +159,7 @@ def generate(out_dir: Path, *, force: bool = False, plan: tuple[TrackPlan, ...] 
     for p in plan:  # a subset still says "2/2", not "2/1"
         per_album[album_dir(p)] = max(per_album[album_dir(p)], p.number)
     jobs = [(p, out_dir, per_album[album_dir(p)], max_seconds) for p in plan]
-    workers = workers or min(2, os.cpu_count() or 1, len(jobs))
+    workers = workers or min(4, os.cpu_count() or 1, len(jobs))
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(build_track, *zip(*jobs, strict=True)))
