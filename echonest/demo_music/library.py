@@ -146,15 +146,19 @@ def generate(out_dir: Path, *, force: bool = False, plan: tuple[TrackPlan, ...] 
     (out_dir / MANIFEST).unlink(missing_ok=True)
     files: dict[str, int] = {}
     pcm_hashes: dict[str, str] = {}
+    # numpy, PyAV and mutagen load only when there is work, so the up-to-date check that every
+    # `make install` runs stays a few milliseconds.
     from echonest.demo_music.cover import cover_art
 
     for p in plan:
         folder = _inside(out_dir, album_dir(p))
         folder.mkdir(parents=True, exist_ok=True)
-        cover = folder / COVER
-        if not cover.exists() or (album_dir(p) / COVER).as_posix() not in files:
-            _write_atomic(cover, cover_art(album_seed(p)))
-            files[(album_dir(p) / COVER).as_posix()] = cover.stat().st_size
+        for leftover in folder.glob(".*.partial"):  # from a run that was interrupted
+            leftover.unlink(missing_ok=True)
+        relative = (album_dir(p) / COVER).as_posix()
+        if relative not in files:
+            _write_atomic(folder / COVER, cover_art(album_seed(p)))
+            files[relative] = (folder / COVER).stat().st_size
     per_album = Counter(album_dir(p) for p in plan)
     for p in plan:  # a subset still says "2/2", not "2/1"
         per_album[album_dir(p)] = max(per_album[album_dir(p)], p.number)
