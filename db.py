@@ -34,6 +34,7 @@ from config import CONF
 from echonest import keys, player_scripts, queue_scripts, user_names
 from echonest.airhorns import AIRHORN_NAMES
 from echonest.atomic import GuardedScript, apply, current_version
+from echonest.catalog.library import audio_url
 from echonest.catalog.track import Track
 from echonest.errors import EchoNestError, InvalidRequest, RateLimited
 from echonest.events import AIRHORN, NOW_PLAYING, QUEUE_UPDATE, VOLUME
@@ -97,7 +98,14 @@ class DB:
     # --- reads -------------------------------------------------------------------------------
     def queue_items(self) -> list[dict]:
         _, _, queue, _, _ = self._read(queue=True)
-        return [item for item in map(item_from_entry, queue or []) if item]
+        return self._with_audio([item for item in map(item_from_entry, queue or []) if item])
+
+    def _with_audio(self, items: list[dict | None]) -> list[dict | None]:
+        """Each item's ``audio_url``: the route that streams it here, or None (no audio)."""
+        for item in items:
+            if item is not None:
+                item["audio_url"] = audio_url(item.get("uri"), self.redis)
+        return items
 
     def names(self, user_ids: Any) -> dict[str, dict]:
         """{id: {name, avatar_url}} for these user ids (one HMGET on the global names hash)."""
@@ -107,6 +115,7 @@ class DB:
         version, preview, queue, _, _ = self._read(queue=True)
         items = [item for item in map(item_from_entry, queue or []) if item]
         preview_row = _preview(preview)
+        self._with_audio([*items, preview_row])
         return {
             "queue": items,
             "preview": preview_row,
@@ -129,6 +138,7 @@ class DB:
         else:
             start = float(state["starttime"])
             pos = min(max(now_ts - start, 0.0), duration)
+        self._with_audio([item])
         return {**item, "starttime": iso(start), "endtime": iso(start + duration),
                 "pos": pos, "paused": paused, "now": iso(now_ts),
                 "users": self.names(user_names.ids_in([item]))}

@@ -69,6 +69,12 @@ class NestLimitReached(EchoNestError):
     code, status = "nest_limit_reached", 429
 
 
+class RangeNotSatisfiable(EchoNestError):
+    """416: a Range header this file cannot answer (past the end, several ranges, malformed)."""
+
+    code, status = "range_not_satisfiable", 416
+
+
 class CatalogError(EchoNestError):
     """A provider failed or is backing off; the queue and player carry on."""
 

@@ -159,3 +159,34 @@ NESTS_BEING_DELETED = "NESTS|deleting"
 # Display names by user id (hash id → JSON {"name", "avatar_url"}), written at sign-in so every
 # nest can show people by name. Global: a person has one name in every nest.
 USER_NAMES = "NESTS|user-names"
+
+# Per-user and sync API tokens (echonest.user_tokens): only a SHA-256 digest of a token is kept.
+# api_token(digest) is a hash with the token's owner, scope and label; api_tokens_of(owner) maps
+# a person's token ids to digests so they can list and revoke theirs.
+
+
+def api_token(digest: str) -> str:
+    return f"NESTS|api-token:{digest}"
+
+
+def api_tokens_of(owner_id: str) -> str:
+    return f"NESTS|api-tokens:{owner_id}"
+
+
+# Account linking (/sync/link): a one-time code → the signed-in person (JSON), with a TTL, and
+# each person's one live code (a new page load replaces it, so one person holds one guessable code).
+def sync_link_code(code: str) -> str:
+    return f"NESTS|sync-link:{code}"
+
+
+def sync_link_of(owner_id: str) -> str:
+    return f"NESTS|sync-link-of:{owner_id}"
+
+
+# Music library (echonest/catalog/library): the index every process reads, written by one
+# scanner at a time. Global: the library belongs to the install, not to a nest.
+LIBRARY_TRACKS = "LIBRARY|tracks"          # hash track id → JSON record
+LIBRARY_VERSION = "LIBRARY|version"        # a fresh token each time the tracks hash changes
+LIBRARY_SCANNED_AT = "LIBRARY|scanned-at"  # epoch seconds the last full scan finished
+LIBRARY_SCAN_LOCK = "LIBRARY|scan-lock"    # owner token of the scanner at work (SET NX PX)
+LIBRARY_UNREADABLE = "LIBRARY|unreadable"  # hash root+path → "size:mtime": logged once, skipped

@@ -234,16 +234,23 @@ def test_cli_builds_into_the_configured_folder(tmp_path, monkeypatch):
 
     calls = []
     monkeypatch.setattr(cli, "generate", lambda out, force: calls.append((out, force)) or [])
+    monkeypatch.setitem(CONF._values, "DEMO_MUSIC", "auto")
     monkeypatch.setitem(CONF._values, "DEMO_MUSIC_DIR", str(tmp_path / "configured"))
     assert cli.main([]) == 0
     assert cli.main(["--out", str(tmp_path / "explicit"), "--force"]) == 0
     assert calls == [(tmp_path / "configured", False), (tmp_path / "explicit", True)]
 
 
-def test_cli_does_nothing_when_demo_music_is_off(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode, folder", [("false", "data/x"), (False, "data/x"), ("auto", "")])
+def test_cli_does_nothing_when_demo_music_is_off(tmp_path, monkeypatch, mode, folder):
     from config import CONF
     from echonest.demo_music import __main__ as cli
 
-    monkeypatch.setitem(CONF._values, "DEMO_MUSIC", False)
-    assert cli.main(["--out", str(tmp_path / "demo")]) == 0
-    assert not (tmp_path / "demo").exists()
+    calls = []
+    monkeypatch.setattr(cli, "generate", lambda out, force: calls.append(out) or [])
+    monkeypatch.setitem(CONF._values, "DEMO_MUSIC", mode)
+    monkeypatch.setitem(CONF._values, "DEMO_MUSIC_DIR", folder)
+    assert cli.main([]) == 0
+    assert calls == []
+    assert cli.main(["--out", str(tmp_path / "asked")]) == 0  # an explicit --out still builds
+    assert calls == [tmp_path / "asked"]

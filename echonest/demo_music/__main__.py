@@ -12,13 +12,19 @@ from echonest.demo_music.library import generate
 DEFAULT_DIR = "data/demo-music"
 
 
-def _settings() -> tuple[Path, bool]:
-    """(DEMO_MUSIC_DIR, DEMO_MUSIC) from CONF, with the documented defaults when unset."""
+def _settings() -> tuple[Path | None, bool]:
+    """(DEMO_MUSIC_DIR, enabled) from CONF. Off when DEMO_MUSIC is false or DEMO_MUSIC_DIR is
+    set empty, as the library provider reads them (catalog/library/roots.py), without importing
+    the catalog: this check runs on every `make run`."""
     try:
         from config import CONF
     except ImportError:  # run from outside the checkout: plain defaults
         return Path(DEFAULT_DIR), True
-    return Path(CONF.get("DEMO_MUSIC_DIR") or DEFAULT_DIR), CONF.get("DEMO_MUSIC") is not False
+    folder = CONF.get("DEMO_MUSIC_DIR")
+    folder = DEFAULT_DIR if folder is None else str(folder).strip()
+    mode = CONF.get("DEMO_MUSIC")
+    off = mode is False or str(mode).strip().lower() in ("false", "0", "no", "off", "")
+    return (Path(folder) if folder else None), not off and bool(folder)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     started = time.perf_counter()
     configured, enabled = _settings()
-    if not enabled and not args.force:
+    if args.out is None and not enabled:
         logging.getLogger(__name__).info("demo music: DEMO_MUSIC is off, nothing to do")
         return 0
     out = args.out or configured

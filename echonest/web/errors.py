@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 # Legacy main-nest JSON routes (SPEC §10) answer like /api/* even though they predate it.
 # Exact paths, not prefixes: /jam-session could be a nest's vanity link, and a stranger
 # following it must get the sign-in redirect, not a 401 JSON body.
-JSON_PREFIXES = ("/api/", "/socket/", "/queue/", "/playing/", "/search/")
+JSON_PREFIXES = ("/api/", "/socket/", "/queue/", "/playing/", "/search/", "/audio/")
 JSON_PATHS = frozenset({"/api", "/socket", "/add_song", "/jam", "/blast_airhorn", "/health"})
 
 _HTTP_CODES = {

@@ -183,8 +183,10 @@ def logout():
     user = current_user()
     if user is not None and user.kind == "guest":
         # A guest's id dies with this session: nobody could ever reach their Spotify tokens again.
+        from echonest import user_tokens
         from echonest.catalog.spotify_user import disconnect_user
 
         disconnect_user(context.redis(), user.id)
+        user_tokens.revoke_all(context.redis(), user.id)  # nobody could list or revoke them
     sign_out()
     return redirect(url_for("login.login_page"))

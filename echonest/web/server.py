@@ -81,7 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(CONF)
     server = WSGIServer(_listener(args, CONF), app, log=None, error_log=log)
 
+    stopping = []
+
     def stop(*_):
+        stopping.append(True)
+        if not server.started:
+            return  # stopped while still starting up: main() sees the flag and returns
+
         def stop_in_order():
             # Close every stream first (WebSockets get 1001 and leave their nest), then stop
             # accepting and give in-flight requests a moment.
@@ -96,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     gevent.signal_handler(signal.SIGINT, stop)
     if args.parent_pid:
         gevent.spawn(_watch_parent, args.parent_pid, stop)
+    if stopping:
+        return 0
     server.start()
     log.info("web process %s serving on %s:%s", os.getpid(), *server.address[:2])
     server.serve_forever()

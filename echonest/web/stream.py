@@ -19,6 +19,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from echonest import actions, events
 from echonest.errors import EchoNestError, NestGone, Unauthorized
 from echonest.web import context
+from echonest.web.auth import sync_readable
 from echonest.web.fanout import CLOSE, SSE, SSE_LEGACY, WS, Fanout, Listener, NestReader
 
 log = logging.getLogger(__name__)
@@ -321,6 +322,7 @@ def _close(ws: Any, reason: str) -> None:
 
 # --- Server-Sent Events ----------------------------------------------------------------------
 @bp.route("/api/events")
+@sync_readable
 def events_main() -> Response:
     _require_user()
     return _event_stream("main", SSE_LEGACY)
@@ -333,8 +335,11 @@ def events_nest(code: str) -> Response:
 
 
 def _event_stream(nest_id: str, kind: str) -> Response:
+    from echonest.web.auth import token_checker
+
     fan = fanout()
     keepalive = max(float(context.conf().SSE_KEEPALIVE_SECONDS or 15), 0.1)
+    token_valid = token_checker()  # a revoked token's stream ends within one keepalive
 
     def generate():
         # Registered inside the generator: a client gone before the first byte leaks nothing.
@@ -344,10 +349,15 @@ def _event_stream(nest_id: str, kind: str) -> Response:
             for frame in fan.initial_frames(nest_id, kind):
                 listener.deliver(frame)
             yield "retry: 2000\n\n"
+            next_check = time.monotonic() + keepalive
             while True:
                 frame = listener.next_frame(timeout=keepalive)
                 if frame is CLOSE:
                     return
+                if token_valid is not None and time.monotonic() >= next_check:
+                    next_check = time.monotonic() + keepalive
+                    if not token_valid():
+                        return
                 # A comment line keeps proxies from timing out and surfaces dead clients.
                 yield ": keepalive\n\n" if frame is None else frame
         finally:
