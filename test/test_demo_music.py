@@ -254,3 +254,37 @@ def test_cli_does_nothing_when_demo_music_is_off(tmp_path, monkeypatch, mode, fo
     assert calls == []
     assert cli.main(["--out", str(tmp_path / "asked")]) == 0  # an explicit --out still builds
     assert calls == [tmp_path / "asked"]
+
+
+def test_the_library_provider_serves_the_demo_songs_to_bender(built, r, tmp_path):
+    """The scanner reads our tags, art and durations; Bender's lookups find the songs."""
+    from config import CONF
+    from echonest.catalog import reset_catalogs
+    from echonest.catalog.library import LibraryProvider
+    from echonest.catalog.library.index import reset_indexes
+    from echonest.catalog.library.scan import Scanner
+
+    out, _paths = built
+    empty = tmp_path / "no music yet"
+    empty.mkdir()
+    conf = CONF.copy(MUSIC_DIR=str(empty), DEMO_MUSIC="auto", DEMO_MUSIC_DIR=str(out),
+                     LIBRARY_RESCAN_SECONDS=60, CATALOG="offline")
+    reset_indexes()
+    reset_catalogs()
+    try:
+        Scanner(r, conf).scan()
+        provider = LibraryProvider(conf, r)
+        provider.index.refresh(force=True)
+        [wren] = provider.genre_tracks("jazz")
+        assert (wren.title, wren.album, wren.year) == ("Waltz for a Wren", "Café Pássaro", 2004)
+        assert abs(wren.duration - SECONDS) < 0.5 and wren.images
+        assert {t.title for t in provider.year_tracks(1970, 1979)} == {
+            "Strut of the Starling", "Sunday Morning Nest"}
+        [funk] = provider.genre_tracks("Funk")
+        assert {t.title for t in provider.search_artist("The EchoNest House Band")} == {
+            "Strut of the Starling", "Sunday Morning Nest"}
+        assert [t.title for t in provider.search("starling")] == ["Strut of the Starling"]
+        assert funk.uri.startswith("library:track:")
+    finally:
+        reset_indexes()
+        reset_catalogs()
