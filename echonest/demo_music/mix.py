@@ -29,49 +29,56 @@ def render(plan: TrackPlan, notes: list[Note], total: float, seed: int) -> np.nd
     """int16 array of shape (2, samples)."""
     n = int(total * SR)
     cache = VoiceCache()
-    parts = sorted({note.part for note in notes})
-    # One row per part plus a delayed copy of the pad; the stereo and reverb buses are then a
-    # single (3 × rows) @ (rows × n) product instead of dozens of whole-track passes.
-    rows = np.zeros((len(parts) + 1, n), np.float32)
-    row_of = {part: i for i, part in enumerate(parts)}
-    for note in notes:
-        buffer = cache.get(note.voice, note.midi, note.length)
-        start = int(note.start * SR)
-        end = min(n, start + len(buffer))
-        if end > start:
-            rows[row_of[note.part], start:end] += buffer[: end - start] * note.velocity
     style = plan.spec
-    weights = np.zeros((3, len(rows)), np.float32)
-    for part, i in row_of.items():
+    by_part: dict[str, list[Note]] = {}
+    for note in notes:
+        by_part.setdefault(note.part, []).append(note)
+    # One part at a time through a single scratch bus: five track-length buffers in all, not
+    # one per part (a dozen parts of a two-minute track would be ~250 MB).
+    left, right, send, bus, scaled = (np.zeros(n, np.float32) for _ in range(5))
+    for part in sorted(by_part):
+        bus.fill(0.0)
+        for note in by_part[part]:
+            buffer = cache.get(note.voice, note.midi, note.length)
+            start = int(note.start * SR)
+            end = min(n, start + len(buffer))
+            if end > start:
+                bus[start:end] += buffer[: end - start] * note.velocity
         gain, pan, reverb = PARTS[part]
         gain = style.gains.get(part, gain)
         if part == "lead":
-            rows[i] = _echo(rows[i], 60.0 / plan.bpm * 0.75)
+            _echo(bus, 60.0 / plan.bpm * 0.75)
         angle = (pan + 1) * math.pi / 4
         if part == "pad":  # a few milliseconds between the sides makes the pad wide
             d = int(0.013 * SR)
-            rows[-1, d:] = rows[i, : n - d]
-            weights[:, i] = (gain * 0.75, 0.0, gain * reverb * style.reverb)
-            weights[1, -1] = gain * 0.75
+            _mix_into(left, bus, gain * 0.75, scaled)
+            _mix_into(right[d:], bus[: n - d], gain * 0.75, scaled[d:])
         else:
-            weights[:, i] = (gain * math.cos(angle), gain * math.sin(angle),
-                             gain * reverb * style.reverb)
-    left, right, send = weights @ rows
-    del rows
+            _mix_into(left, bus, gain * math.cos(angle), scaled)
+            _mix_into(right, bus, gain * math.sin(angle), scaled)
+        _mix_into(send, bus, gain * reverb * style.reverb, scaled)
+    del bus, scaled
     stereo = np.stack([left, right])
+    del left, right
     stereo += _reverb(send, seed)
     if style.lofi:
         stereo = _lofi(stereo, seed)
     return _master(stereo)
 
 
-def _echo(bus: np.ndarray, delay: float) -> np.ndarray:
+def _mix_into(target: np.ndarray, source: np.ndarray, gain: float, scratch: np.ndarray) -> None:
+    np.multiply(source, np.float32(gain), out=scratch)
+    target += scratch
+
+
+def _echo(bus: np.ndarray, delay: float) -> None:
+    """Two repeats of the dry signal, in place (a dotted eighth apart: the classic lead echo)."""
     d = int(delay * SR)
-    out = bus.copy()
-    for k, level in ((1, 0.3), (2, 0.12)):
-        if k * d < len(bus):
-            out[k * d:] += bus[: len(bus) - k * d] * np.float32(level)
-    return out
+    if d < len(bus):
+        dry = bus.copy()
+        bus[d:] += dry[: len(bus) - d] * np.float32(0.3)
+        if 2 * d < len(bus):
+            bus[2 * d:] += dry[: len(bus) - 2 * d] * np.float32(0.12)
 
 
 def _fast_size(n: int) -> int:
