@@ -16,7 +16,8 @@ from echonest.demo_music.theory import (
     voice_chord,
 )
 
-BASS_INTERVALS = {"1": 0, "3": None, "5": 7, "6": 9, "7": None, "8": 12}
+# Semitones above the chord root; "3" and "7" come from the chord itself (major or minor).
+BASS_INTERVALS = {"1": 0, "5": 7, "6": 9, "8": 12}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ class TrackPlan:
     genre: str      # spelled as the offline catalog spells it, so Bender's genre strategy matches
     style: str
     bpm: int
-    key: str        # "F# minor"
+    key: str        # "F# minor": the tonic drives every pitch; the melody uses the style's scale
     seed: int
 
     @property
