@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test run test test-faults test-nests test-quick test-all lint bench clean
+.PHONY: install install-test demo-music run test test-faults test-nests test-quick test-all lint bench clean
 
 # Idempotent: rebuilds the venv only when pyproject.toml changed. `install` is what running
-# needs; `install-test` adds the test tools and Debian's chromium (browser tests) when missing.
-install: $(STAMP)
+# needs (and the demo songs); `install-test` adds the test tools and Debian's chromium (browser
+# tests) when missing.
+install: $(STAMP) demo-music
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,6 +24,11 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@scripts/install_chromium.sh
 	@touch $(TEST_STAMP)
+
+# Original demo songs so a fresh clone has music: into DEMO_MUSIC_DIR (default data/demo-music),
+# a no-op once generated, skipped when DEMO_MUSIC is false.
+demo-music: $(STAMP)
+	@$(BIN)/python -m echonest.demo_music
 
 run: install
 	$(BIN)/python -m echonest.runner
