@@ -5,7 +5,7 @@ import { createAirhorns } from "./airhorns.js";
 import { createClockSync } from "./clocksync.js";
 import { createHostTools } from "./hosttools.js";
 import { createPlayAlong } from "./playalong.js";
-import { $, avatar, icon, mmss, rememberUsers, setSelf, setText, toast } from "./dom.js";
+import { $, avatar, readBoot, icon, mmss, rememberUsers, setSelf, setText, toast } from "./dom.js";
 import { createLiveNests, createNestBar } from "./nestbar.js";
 import { createNowPlaying } from "./nowplaying.js";
 import { NestClock, SyncAudio } from "./player.js";
@@ -18,14 +18,6 @@ import { createMembers } from "./members.js";
 import { createHistory } from "./history.js";
 import { createPageState, endingFor } from "./pagestate.js";
 import { currentTheme, nextTheme } from "./themes.js";
-
-function readBoot() {
-  try {
-    return JSON.parse(document.getElementById("echonest-boot").textContent || "{}");
-  } catch {
-    return {};
-  }
-}
 
 const boot = readBoot();
 const nestInfo = boot.nest_info || { id: "main", code: "main", name: "Home Nest", is_main: true };

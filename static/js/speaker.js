@@ -5,19 +5,11 @@
 import { createApi } from "./api.js";
 import { hornLabel } from "./airhorns.js";
 import { createClockSync } from "./clocksync.js";
-import { $, coverArt, displayName, h, mmss, relTime, rememberUsers, setText, toast, updateArt } from "./dom.js";
+import { $, readBoot, coverArt, displayName, h, mmss, relTime, rememberUsers, setText, toast, updateArt } from "./dom.js";
 import { drawQr, shareUrl } from "./nestbar.js";
 import { NestClock, SyncAudio } from "./player.js";
 import { connectSocket } from "./socket.js";
 import { createSyncPlayer } from "./syncplayer.js";
-
-function readBoot() {
-  try {
-    return JSON.parse(document.getElementById("echonest-boot").textContent || "{}");
-  } catch {
-    return {};
-  }
-}
 
 const boot = readBoot();
 const nest = boot.nest_info || { id: "main", code: "main", is_main: true };
