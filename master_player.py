@@ -21,7 +21,7 @@ import redis
 
 import db as db_module
 from config import CONF
-from echonest import keys
+from echonest import keys, logs, metrics
 from echonest.errors import NestGone
 from echonest.membership import QuietableScript, live_member_counts
 from echonest.nest_registry import as_utc, decode_metadata, utc_now
@@ -225,6 +225,7 @@ def run(stop_event: threading.Event | None = None,
             master_player_tick_all(redis_client=client)
         except Exception:
             log.exception("player pass failed")
+        metrics.observe_pass(time.monotonic() - started, client)
         if started >= next_cleanup:
             next_cleanup = started + cleanup_every
             try:
@@ -257,6 +258,7 @@ def _default_client() -> redis.Redis:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure(CONF)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

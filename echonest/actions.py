@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from echonest import ratelimit
+from echonest import metrics, ratelimit
 from echonest.airhorns import AIRHORN_NAMES
 from echonest.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
 from echonest.validation import require_text
@@ -226,7 +226,8 @@ def dispatch(ctx: ActionContext, action: str, args: dict | None) -> dict:
     if ctx.user is None or not getattr(ctx.user, "id", None):
         raise Unauthorized("Sign in first.")
     handler, touches = ACTIONS[action]
-    result = handler(ctx, args)
-    if touches:
-        ctx.nest_manager.touch_nest(ctx.nest_id)
+    with metrics.action_outcome(action):
+        result = handler(ctx, args)
+        if touches:
+            ctx.nest_manager.touch_nest(ctx.nest_id)
     return result if isinstance(result, dict) else {"result": result}

@@ -159,3 +159,11 @@ NESTS_BEING_DELETED = "NESTS|deleting"
 # Display names by user id (hash id → JSON {"name", "avatar_url"}), written at sign-in so every
 # nest can show people by name. Global: a person has one name in every nest.
 USER_NAMES = "NESTS|user-names"
+
+# Metrics (echonest.metrics): live processes (zset label → last push, epoch s) and each one's
+# snapshot of its counters (JSON, expiring), so any web process can answer /metrics for all.
+METRICS_PROCESSES = "NESTS|metrics-processes"
+
+
+def metrics_snapshot(process: str) -> str:
+    return f"NESTS|metrics:{process}"
