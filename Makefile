@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-nests test-quick test-all lint bench clean
+.PHONY: install run test test-nests test-quick test-all test-fuzz lint bench clean
 
 # Idempotent: rebuilds the venv only when pyproject.toml changed, installs Debian's
 # chromium (for the browser tests) only when it is missing.
@@ -30,6 +30,10 @@ test-quick: install
 	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q test/test_nests.py
 
 test-all: test
+
+# Schemathesis against a real server from docs/openapi.yaml (bounded, ~3 min; not in `make test`).
+test-fuzz: install
+	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q -m fuzz test/test_fuzz_api.py
 
 lint: install
 	$(BIN)/ruff check .
