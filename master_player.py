@@ -259,6 +259,7 @@ def _default_client() -> redis.Redis:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logs.configure(CONF)
+    metrics.serve_as_player()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

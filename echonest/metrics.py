@@ -51,7 +51,7 @@ REDIS_TRIPS = Counter("echonest_redis_round_trips", "Commands or pipelines sent 
                       "this process (one per network round trip).", registry=REGISTRY)
 
 _state: dict[str, Any] = {"role": "web", "pushed_at": 0.0, "pusher": None, "client": None,
-                          "push_failing": False}
+                          "push_failing": False, "player_pushes": False}
 _lock = threading.Lock()
 
 
@@ -78,13 +78,21 @@ def fanned_out(frames: int) -> None:
     EVENTS.inc(frames)
 
 
+def serve_as_player() -> None:
+    """The player worker process (master_player.main): label it and push its snapshots.
+
+    Only a real worker process pushes; a test driving ``run()`` in-process writes no keys.
+    """
+    _state["role"] = "player"
+    _state["player_pushes"] = True
+
+
 def observe_pass(seconds: float, client: Any) -> None:
     """The player loop's timer: record the pass and, every PUSH_SECONDS, push the snapshot."""
-    if _state["role"] != "player":
-        _state["role"] = "player"
-        instrument(client)
     PLAYER_PASS.observe(seconds)
-    if time.monotonic() - _state["pushed_at"] >= PUSH_SECONDS:
+    if _state["player_pushes"] and time.monotonic() - _state["pushed_at"] >= PUSH_SECONDS:
+        if not _state["pushed_at"]:
+            instrument(client)
         push(client)
 
 
@@ -95,7 +103,7 @@ def track_listeners(count) -> None:
 
 # --- Redis round trips ------------------------------------------------------------------------
 def instrument(client: Any) -> None:
-    """Count every packed send (a command or a whole pipeline) on ``client``'s new connections."""
+    """Count every packed send (a command or a whole pipeline) on ``client``'s connections."""
     pool = getattr(client, "connection_pool", None)
     base = getattr(pool, "connection_class", None)
     if base is None or getattr(base, "_echonest_counted", False):
@@ -110,6 +118,11 @@ def instrument(client: Any) -> None:
 
     Counted.__name__ = f"Counted{base.__name__}"
     pool.connection_class = Counted
+    # Idle connections already in the pool are counted from now on too (same class but for
+    # the one method; a worker's single connection would otherwise never be counted).
+    for conn in list(getattr(pool, "_available_connections", None) or ()):
+        if type(conn) is base:
+            conn.__class__ = Counted
 
 
 # --- snapshots through Redis ------------------------------------------------------------------
@@ -262,7 +275,8 @@ def init_app(app: Any) -> None:
             st["metrics_ready"] = True
             client = context.redis()
             instrument(client)
-            start_pusher(client)
+            if not app.testing:  # in-process test clients: nothing to share, no keys written
+                start_pusher(client)
             slot = app.extensions.get("echonest.stream") or {}
             track_listeners(lambda: slot["fanout"].listener_total() if slot.get("fanout") else 0)
 
