@@ -27,6 +27,7 @@ from echonest.catalog.track import Track
 from echonest.errors import InvalidRequest
 
 RECENT_PLAYS_AVOIDED = timedelta(hours=6)   # Bender does not repeat what this nest just heard
+AUDIBLE_POOL = 200            # library songs Bender's last resort picks among
 THROWBACK_LOOKUPS = 5         # throwback uris resolved per attempt (each may be a catalog call)
 MAX_URI = 512
 
@@ -137,6 +138,16 @@ def _first_allowed(db: Any, catalog: Any, candidates: list[Any], excluded: set[s
     return None
 
 
+def _audible_schemes(catalog: Any) -> tuple[str, ...]:
+    schemes = getattr(catalog, "audible_schemes", None)
+    return tuple(schemes()) if callable(schemes) else ()
+
+
+def _uri_scheme(candidate: Any) -> str:
+    uri = candidate.uri if isinstance(candidate, Track) else candidate
+    return uri.split(":", 1)[0] if isinstance(uri, str) else ""
+
+
 def pick_with_strategy(db: Any, catalog: Any, nest_meta: dict[str, Any] | None, now: datetime,
                        rng: random.Random | None = None) -> tuple[str, Track] | None:
     """(strategy name, track) of Bender's next pick, or None when no strategy finds one.
@@ -152,10 +163,25 @@ def pick_with_strategy(db: Any, catalog: Any, nest_meta: dict[str, Any] | None, 
         excluded.add(seed.track.uri)
     ctx = PickContext(client=client, nest_id=db.nest_id, catalog=catalog, seed=seed, now=now,
                       rng=rng)
+    heard = _audible_schemes(catalog)
     for name in strategy_order(rng, strategy_weights()):
-        track = _first_allowed(db, catalog, CANDIDATES[name](ctx), excluded, rng)
+        candidates = CANDIDATES[name](ctx)
+        if heard:  # while the music library has songs, Bender picks only songs it can play
+            candidates = [c for c in candidates if _uri_scheme(c) in heard]
+        track = _first_allowed(db, catalog, candidates, excluded, rng)
         if track is not None:
             return name, track
+    # A small music library (the dozen demo songs) runs out of same-genre/artist songs, and
+    # of songs not heard in the last hours, fast: any song everyone can hear that is not
+    # queued or playing beats silence. An empty library offers nothing here.
+    audible = getattr(catalog, "audible_tracks", None)
+    if callable(audible):
+        busy = set(db.queued_uris()) | ({playing["uri"]} if playing else set())
+        if seed.track is not None:
+            busy.add(seed.track.uri)
+        track = _first_allowed(db, catalog, audible(AUDIBLE_POOL), busy, rng)
+        if track is not None:
+            return "audible", track
     return None
 
 

@@ -132,7 +132,12 @@ def _cached_album_uris(client: redis.Redis, seed: str,
 
 
 # --- strategies: each returns candidate Tracks or uris (throwback) -----------------------------
-def _scheme(track: Track | None) -> str:
+def _scheme(ctx: PickContext, track: Track | None) -> str:
+    """Whose answer a genre/decade cache entry holds (the music library answers for any seed
+    once it has songs, so its entries must not mix with an earlier catalog's)."""
+    seeded = getattr(ctx.catalog, "seeded_name", None)
+    if callable(seeded):
+        return seeded(track.uri if track else None)
     return track.scheme if track else "default"
 
 
@@ -152,10 +157,10 @@ def _genre_tracks(ctx: PickContext, genre: str) -> list[Track]:
     decade = _decade(genre)
     if decade:
         return cached_tracks(
-            ctx.client, "decade", _cache_seed(_scheme(track), *decade),
+            ctx.client, "decade", _cache_seed(_scheme(ctx, track), *decade),
             lambda: ctx.catalog.year_tracks(decade[0], decade[1], GENRE_LIMIT, seed_uri=seed_uri))
     found = cached_tracks(
-        ctx.client, "genre", _cache_seed(_scheme(track), genre.lower()),
+        ctx.client, "genre", _cache_seed(_scheme(ctx, track), genre.lower()),
         lambda: ctx.catalog.genre_tracks(genre, GENRE_LIMIT, seed_uri=seed_uri))
     wanted = genre.strip().lower()
     # Providers match genres loosely; keep exact matches when there are any.
@@ -184,7 +189,8 @@ def artist_search_candidates(ctx: PickContext) -> list[Track]:
     if track is None or not track.artists:
         return []
     name = track.artists[0]
-    found = cached_tracks(ctx.client, "artist_search", _cache_seed(track.scheme, name.lower()),
+    found = cached_tracks(ctx.client, "artist_search",
+                          _cache_seed(_scheme(ctx, track), name.lower()),
                           lambda: ctx.catalog.search_artist(name, seed_uri=track.uri))
     if not found and track.artist_uris:
         artist_uri = track.artist_uris[0]

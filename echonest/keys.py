@@ -160,6 +160,56 @@ NESTS_BEING_DELETED = "NESTS|deleting"
 # nest can show people by name. Global: a person has one name in every nest.
 USER_NAMES = "NESTS|user-names"
 
+# Per-user and sync API tokens (echonest.user_tokens): only a SHA-256 digest of a token is kept.
+# api_token(digest) is a hash with the token's owner, scope and label; api_tokens_of(owner) maps
+# a person's token ids to digests so they can list and revoke theirs.
+
+
+def api_token(digest: str) -> str:
+    return f"NESTS|api-token:{digest}"
+
+
+def api_tokens_of(owner_id: str) -> str:
+    return f"NESTS|api-tokens:{owner_id}"
+
+
+# Account linking (/sync/link): a one-time code → the signed-in person (JSON), with a TTL, and
+# each person's one live code (a new page load replaces it, so one person holds one guessable code).
+def sync_link_code(code: str) -> str:
+    return f"NESTS|sync-link:{code}"
+
+
+def sync_link_of(owner_id: str) -> str:
+    return f"NESTS|sync-link-of:{owner_id}"
+
+
+def session_revoked(session_id: str) -> str:
+    """Marks a signed-out session id (TTL = the session lifetime): its cookie is refused."""
+    return f"NESTS|session-revoked:{session_id}"
+
+
+# Temporary nest id → the address that created it (hash), for the per-address cap on active
+# nests. Never shown to anyone; entries of deleted nests are dropped on the next create.
+NESTS_CREATOR_IP = "NESTS|creator-ip"
+
+
+# Hosts and moderation (issue 9). Skip-by-vote state for the playing song: a hash (item → the
+# playing id the votes are for, needed → votes the last count asked for) and the voters' set.
+SKIP_VOTES = "MISC|skip-votes"
+SKIP_VOTERS = "MISC|skip-voters"
+BLOCKED = "MOD|blocked"        # hash user id → "ban" | epoch seconds a kick lasts until
+HOST_LINK = "MOD|host-link"    # the secret of the nest's host link (string)
+INVITES = "MOD|invites"        # hash invite token → JSON {by, at}
+ADMITTED = "MOD|admitted"      # set of user ids an invite admitted to an invite-only nest
+
+# Music library (echonest/catalog/library): the index every process reads, written by one
+# scanner at a time. Global: the library belongs to the install, not to a nest.
+LIBRARY_TRACKS = "LIBRARY|tracks"          # hash track id → JSON record
+LIBRARY_VERSION = "LIBRARY|version"        # a fresh token each time the tracks hash changes
+LIBRARY_SCANNED_AT = "LIBRARY|scanned-at"  # epoch seconds the last full scan finished
+LIBRARY_SCAN_LOCK = "LIBRARY|scan-lock"    # owner token of the scanner at work (SET NX PX)
+LIBRARY_UNREADABLE = "LIBRARY|unreadable"  # hash root+path → "size:mtime": logged once, skipped
+
 # Metrics (echonest.metrics): live processes (zset label → last push, epoch s) and each one's
 # snapshot of its counters (JSON, expiring), so any web process can answer /metrics for all.
 METRICS_PROCESSES = "NESTS|metrics-processes"

@@ -18,6 +18,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("SKIP_SPOTIFY_PREFETCH", "1")
+# No music library unless a test asks for one: a developer's own MUSIC_DIR or the generated demo
+# songs must not change what the catalog tests find (test_library_*.py set their own folders).
+os.environ["MUSIC_DIR"] = ""
+os.environ["DEMO_MUSIC"] = "false"
 
 
 @pytest.fixture(scope="session")

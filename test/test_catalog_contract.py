@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from library_support import fresh_indexes, library, library_template  # noqa: F401 - fixtures
 
 from echonest.catalog import Album, Catalog, Provider, Track
 from echonest.catalog.offline import OfflineProvider
@@ -39,7 +40,20 @@ def offline_case(request: pytest.FixtureRequest) -> ProviderCase:
                         genre="funk", years=(1970, 1979))
 
 
-PROVIDER_FACTORIES = [pytest.param(offline_case, id="offline")]
+def library_case(request: pytest.FixtureRequest) -> ProviderCase:
+    """The music library over a generated folder of real tagged files (test/audio_fixtures.py)."""
+    from echonest.catalog.library import LibraryProvider
+    from echonest.catalog.library.index import artist_uri
+
+    conf, _ = request.getfixturevalue("library")
+    return ProviderCase(provider=LibraryProvider(conf, request.getfixturevalue("r")),
+                        query="queen", unknown_uri="library:track:0123456789abcdef",
+                        artist_uri=artist_uri("Queen"), artist_name="Queen", genre="Rock",
+                        years=(1970, 1979))
+
+
+PROVIDER_FACTORIES = [pytest.param(offline_case, id="offline"),
+                      pytest.param(library_case, id="library")]
 
 
 class ProviderContract:

@@ -350,7 +350,7 @@ def test_catalog_uses_spotify_for_search_and_pasted_links(catalog):
     hits = search_results(catalog, "mr brightside")
     assert hits == [{"uri": "spotify:track:3n3Ppam7vgaVa1iaRUc9Lp", "track_name": "Mr. Brightside",
                      "artist": "The Killers", "album": "Hot Fuss", "duration": 223,
-                     "images": hits[0]["images"]}]
+                     "images": hits[0]["images"], "audio_url": None}]
     pasted = "https://open.spotify.com/track/69kOkLUCkxIZYexIgSG8rq?si=1"
     assert catalog.lookup(pasted).uri == GET_LUCKY
     assert [t.uri for t in catalog.search(pasted)] == [GET_LUCKY]

@@ -25,3 +25,11 @@ def test_global_keys_are_not_nest_scoped():
     assert keys.SPOTIFY_RATE_LIMITED == "MISC|spotify-rate-limited"
     assert keys.NESTS_REGISTRY == "NESTS|registry"
     assert keys.nest_code("X7K2P") == "NESTS|code:X7K2P"
+
+
+def test_music_library_keys_are_global():
+    assert keys.LIBRARY_TRACKS == "LIBRARY|tracks"
+    assert keys.LIBRARY_VERSION == "LIBRARY|version"
+    assert keys.LIBRARY_SCANNED_AT == "LIBRARY|scanned-at"
+    assert keys.LIBRARY_SCAN_LOCK == "LIBRARY|scan-lock"
+    assert keys.LIBRARY_UNREADABLE == "LIBRARY|unreadable"

@@ -93,7 +93,9 @@ def test_search_results_have_the_api_shape(catalog):
     results = search_results(catalog, "queen")
     assert 1 <= len(results) <= 10
     first = results[0]
-    assert set(first) == {"uri", "track_name", "artist", "album", "duration", "images"}
+    assert set(first) == {"uri", "track_name", "artist", "album", "duration", "images",
+                          "audio_url"}
+    assert first["audio_url"] is None  # metadata-only songs have no audio here
     assert first["artist"] == "Queen" and first["uri"].startswith("local:track:")
     assert isinstance(first["duration"], int) and first["duration"] > 30
     assert first["images"] and first["images"][0].startswith("data:image/svg+xml")
@@ -105,7 +107,7 @@ def test_search_results_are_capped_at_ten_and_join_artists(catalog):
     assert lucky == {"uri": "local:track:daft-punk-get-lucky", "track_name": "Get Lucky",
                      "artist": "Daft Punk, Pharrell Williams, Nile Rodgers",
                      "album": "Random Access Memories", "duration": 369,
-                     "images": lucky["images"]}
+                     "images": lucky["images"], "audio_url": None}
 
 
 def test_search_results_of_a_pasted_link_and_of_a_failing_provider():

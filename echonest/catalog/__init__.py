@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 MODES = ("offline", "spotify", "auto")
 _SPOTIFY_KEYS = ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "SPOTIFY_API_BASE",
                  "SPOTIFY_AUTH_BASE", "SPOTIFY_MARKET")
+_LIBRARY_KEYS = ("MUSIC_DIR", "DEMO_MUSIC", "DEMO_MUSIC_DIR", "LIBRARY_RESCAN_SECONDS")
 
 # Value keeps the redis client alive so its id() in the key cannot be reused by another one.
 _cache: dict[tuple, tuple[Catalog, Any]] = {}
@@ -35,12 +36,31 @@ def catalog_mode(conf: Any) -> str:
     return mode
 
 
+def _library(conf: Any, redis_client: Any) -> Provider | None:
+    """The music library provider when any music folder is configured (it may still be empty)."""
+    from echonest.catalog.library import LibraryProvider
+    from echonest.catalog.library.roots import configured_roots
+
+    if not configured_roots(conf).all:
+        return None
+    if redis_client is None:
+        from echonest.store import default_client
+
+        try:
+            redis_client = default_client()
+        except Exception:  # the index lives in Redis: no Redis here, no library
+            log.warning("music library disabled: no Redis configured", exc_info=True)
+            return None
+    return LibraryProvider(conf, redis_client)
+
+
 def _build(conf: Any, redis_client: Any) -> Catalog:
     from echonest.catalog.offline import OfflineProvider
 
     offline = OfflineProvider()
+    library = _library(conf, redis_client)
     if catalog_mode(conf) == "offline":
-        return Catalog([offline], conf=conf)
+        return Catalog([offline], conf=conf, audible=library)
     try:
         from echonest.catalog.spotify import SpotifyProvider
 
@@ -50,9 +70,9 @@ def _build(conf: Any, redis_client: Any) -> Catalog:
             raise
         # "auto" must still give a working install when the Spotify side cannot start.
         log.warning("Spotify catalog unavailable; using the offline catalog", exc_info=True)
-        return Catalog([offline], conf=conf)
+        return Catalog([offline], conf=conf, audible=library)
     # The offline provider stays registered so local: songs already queued keep playing.
-    return Catalog([spotify, offline], default=spotify, conf=conf)
+    return Catalog([spotify, offline], default=spotify, conf=conf, audible=library)
 
 
 def get_catalog(conf: Any = None, redis_client: Any = None) -> Catalog:
@@ -60,7 +80,8 @@ def get_catalog(conf: Any = None, redis_client: Any = None) -> Catalog:
     if conf is None:
         from config import CONF as conf
     key = (catalog_mode(conf), conf.SEARCH_MAX_QUERY_LENGTH,
-           *(conf.get(k) for k in _SPOTIFY_KEYS), id(redis_client))
+           *(conf.get(k) for k in _SPOTIFY_KEYS),
+           *(str(conf.get(k)) for k in _LIBRARY_KEYS), id(redis_client))
     with _lock:
         entry = _cache.get(key)
         if entry is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -23,7 +24,7 @@ DEFAULT_SEARCH_MAX = 200
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]{0,31}):\S+$")
 _LINKISH = re.compile(r"^(?:https?://\S+|([a-z][a-z0-9+.-]{0,31}):\S*)$", re.IGNORECASE)
 # Pasted links of these schemes are never meant as words, even when no provider is configured.
-LINK_SCHEMES = ("spotify", "local")
+LINK_SCHEMES = ("spotify", "local", "library")
 
 
 def _query_max(conf: Any) -> int:
@@ -50,13 +51,19 @@ class Catalog:
     """
 
     def __init__(self, providers: Iterable[Provider], default: Provider | None = None,
-                 conf: Any = None):
+                 conf: Any = None, audible: Provider | None = None):
         self.providers: tuple[Provider, ...] = tuple(providers)
         if not self.providers:
             raise ValueError("a Catalog needs at least one provider")
-        self.default: Provider = default or self.providers[0]
-        if self.default not in self.providers:
-            self.providers = (self.default, *self.providers)
+        self._default: Provider = default or self.providers[0]
+        if self._default not in self.providers:
+            self.providers = (self._default, *self.providers)
+        # The music library: while it has tracks it leads search and Bender (songs that can
+        # be heard come first); empty, the catalog behaves as if it were not there.
+        self.audible = audible
+        if audible is not None and audible not in self.providers:
+            self.providers = (audible, *self.providers)
+        self._audible_failed_at = float("-inf")
         self._by_scheme: dict[str, Provider] = {}
         for provider in self.providers:
             for scheme in provider.uri_schemes:
@@ -64,6 +71,22 @@ class Catalog:
         self._conf = conf
 
     # --- routing -------------------------------------------------------------------------
+    @property
+    def default(self) -> Provider:
+        """The library while it has tracks, else the configured default (offline/spotify)."""
+        return self.audible if self._audible_active() else self._default
+
+    def _audible_active(self) -> bool:
+        if self.audible is None or self.audible is self._default:
+            return False
+        try:
+            return bool(self.audible.has_tracks())
+        except Exception:
+            if time.monotonic() - self._audible_failed_at > 60:  # once a minute, not per call
+                self._audible_failed_at = time.monotonic()
+                log.warning("music library unavailable; searching without it", exc_info=True)
+            return False
+
     @property
     def schemes(self) -> tuple[str, ...]:
         return tuple(self._by_scheme)
@@ -144,7 +167,26 @@ class Catalog:
                      or link.group(1).lower() in (*LINK_SCHEMES, *self._by_scheme)):
             raise InvalidRequest("That looks like a link, but not to a track this server can open.")
         provider = self.default
-        return self._tracks(provider, "search", lambda: provider.search(query, limit), limit)
+        if provider is not self.audible:
+            return self._tracks(provider, "search", lambda: provider.search(query, limit), limit)
+        return self._audible_first(query, limit)
+
+    def _audible_first(self, query: str, limit: int) -> list[Track]:
+        """Library hits first, then the other default's; one of them failing is not fatal."""
+        found: list[Track] = []
+        failure: CatalogError | None = None
+        for provider in (self.audible, self._default):
+            try:
+                found += self._tracks(provider, "search",
+                                      lambda p=provider: p.search(query, limit), limit)
+            except CatalogError as exc:
+                failure = failure or exc
+            if len(found) >= limit:
+                break
+        if failure is not None and not found:
+            raise failure
+        unique = {t.uri: t for t in reversed(found)}
+        return [t for t in found if unique.pop(t.uri, None) is not None][:limit]
 
     # --- Bender lookups --------------------------------------------------------------------
     def _owner(self, uri: Any) -> Provider | None:
@@ -153,7 +195,31 @@ class Catalog:
         return self.provider_for(uri)
 
     def _seeded(self, seed_uri: str | None) -> Provider:
+        if self._audible_active():
+            return self.audible  # songs everyone can hear, whatever the seed's catalog
         return (self._owner(seed_uri) if seed_uri else None) or self.default
+
+    def seeded_name(self, seed_uri: str | None) -> str:
+        """The name of the provider Bender's genre/year lookups for this seed go to."""
+        return self._seeded(seed_uri).name or "default"
+
+    def audible_schemes(self) -> tuple[str, ...]:
+        """The uri schemes of songs EchoNest itself can play, while the library has any."""
+        return tuple(self.audible.uri_schemes) if self._audible_active() else ()
+
+    def audible_tracks(self, limit: int = 50) -> list[Track]:
+        """A spread of the music library (Bender's last resort); [] while it is empty."""
+        if not self._audible_active():
+            return []
+        provider = self.audible
+        limit = _check_limit(limit, MAX_BENDER_LIMIT)
+        return self._tracks(provider, "any_tracks", lambda: provider.any_tracks(limit), limit)
+
+    def _or_any_audible(self, provider: Provider, found: list[Track], limit: int) -> list[Track]:
+        """A small library with nothing of this genre/era still beats silence."""
+        if found or provider is not self.audible or not hasattr(provider, "any_tracks"):
+            return found
+        return self._tracks(provider, "any_tracks", lambda: provider.any_tracks(limit), limit)
 
     def artist_top_tracks(self, artist_uri: str) -> list[Track]:
         provider = self._owner(artist_uri)
@@ -194,8 +260,9 @@ class Catalog:
         limit = _check_limit(limit, MAX_BENDER_LIMIT)
         provider = self._seeded(seed_uri)
         query = genre.strip()[:DEFAULT_SEARCH_MAX]
-        return self._tracks(provider, "genre_tracks",
-                            lambda: provider.genre_tracks(query, limit), limit)
+        found = self._tracks(provider, "genre_tracks",
+                             lambda: provider.genre_tracks(query, limit), limit)
+        return self._or_any_audible(provider, found, limit)
 
     def year_tracks(self, year_from: int, year_to: int, limit: int = 50, *,
                     seed_uri: str | None = None) -> list[Track]:
@@ -206,5 +273,6 @@ class Catalog:
         if year_from > year_to:
             year_from, year_to = year_to, year_from
         provider = self._seeded(seed_uri)
-        return self._tracks(provider, "year_tracks",
-                            lambda: provider.year_tracks(year_from, year_to, limit), limit)
+        found = self._tracks(provider, "year_tracks",
+                             lambda: provider.year_tracks(year_from, year_to, limit), limit)
+        return self._or_any_audible(provider, found, limit)

@@ -10,10 +10,13 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from echonest import ratelimit
 from echonest.actions import dispatch
 from echonest.catalog import search_results
 from echonest.errors import InvalidRequest
-from echonest.web import context, fanout
+from echonest.web import auth, context, fanout
+from echonest.web.auth import public, sync_readable
+from echonest.web.client_address import anonymous_search_allowed
 
 bp = Blueprint("api_queue", __name__)
 
@@ -55,9 +58,11 @@ def run(nest_id: str, action: str, args: dict[str, Any] | None = None) -> dict[s
     return dispatch(context.action_context(nest_id), action, args or {})
 
 
-def legacy_queue(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pre-nest /api/queue shape: the ordered items, Bender's preview as the last one."""
-    return fanout.legacy_queue(body)
+def legacy_queue(body: dict[str, Any]) -> dict[str, Any]:
+    """The pre-nest /api/queue shape: ``queue`` is the ordered items with Bender's preview as
+    the last one (clients read ``data.get("queue")``), plus the server clock and version."""
+    return {"queue": fanout.legacy_queue(body), "now": body.get("now"),
+            "version": body.get("version")}
 
 
 def _form_args() -> dict[str, Any]:
@@ -122,17 +127,20 @@ for _suffix, _action in NEST_ACTIONS.items():
 # --- main nest compatibility ---------------------------------------------------------------
 @bp.get("/api/queue")
 @bp.get("/queue/")
+@sync_readable
 def main_queue():
     return jsonify(legacy_queue(run(MAIN, "fetch_playlist")))
 
 
 @bp.get("/api/playing")
 @bp.get("/playing/")
+@sync_readable
 def main_playing():
     return jsonify(run(MAIN, "fetch_now_playing"))
 
 
 @bp.get("/api/airhorns")
+@sync_readable
 def main_airhorns():
     return jsonify(recent_airhorns(MAIN))
 
@@ -150,10 +158,32 @@ for _path, _action in MAIN_ACTIONS.items():
 
 
 # --- search --------------------------------------------------------------------------------
-@bp.get("/search/v2")
-@bp.get("/api/search")
-def search():
+def _search():
     q = request.args.get("q")
     if q is None:
         raise InvalidRequest("Add a search query: ?q=…")
     return jsonify(search_results(context.catalog(), q))
+
+
+@bp.get("/api/search")
+@sync_readable
+def search():
+    return _search()
+
+
+@bp.get("/search/v2")
+@public
+@sync_readable
+def search_v2():
+    """The desktop client searches without any auth header: answered for anyone who is signed
+    in or holds a token, and anonymously as PUBLIC_SEARCH allows (LAN clients by default),
+    counted per IP so an open search cannot spend the catalog's rate limit."""
+    conf = context.conf()
+    if (request.headers.get("Authorization") or auth.current_user() is not None
+            or not anonymous_search_allowed(conf)):
+        refused = auth.check_request()
+        if refused is not None:
+            return refused
+    else:
+        ratelimit.hit(context.redis(), conf, "public_search_ip", context.client_ip())
+    return _search()

@@ -1,4 +1,4 @@
-"""Who is asking: session users, the operator API token, the dev bypass, CSRF and the gate.
+"""Who is asking: session users, API tokens (operator, per-user, sync), the dev bypass, CSRF, gate.
 
 Every route needs a user unless its view is marked ``@public`` (health, /login/…, the OAuth
 callback, static files). JSON routes refuse with 401 JSON; pages redirect to /login/?next=….
@@ -10,6 +10,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +23,7 @@ from echonest.web.errors import error_body, wants_json
 
 log = logging.getLogger(__name__)
 
-KINDS = ("google", "guest", "dev", "token")
+KINDS = ("google", "guest", "dev", "token", "sync")
 SESSION_KINDS = ("google", "guest", "dev")
 TOKEN_USER_ID = "token:api"  # noqa: S105 - a user id, not a secret
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -41,6 +42,7 @@ class User:
     kind: str = "guest"     # one of KINDS
     is_admin: bool = False
     avatar_url: str = ""
+    token_scope: str = ""   # "user"/"sync" when a per-user or sync token vouched for this request
 
     def public(self) -> dict[str, Any]:
         """What pages and other users may see."""
@@ -52,6 +54,24 @@ def public(view):
     """Mark a view as reachable without signing in."""
     view.echonest_public = True
     return view
+
+
+def sync_readable(view):
+    """Mark a view a sync token may call (following the main nest, search); all else is 403."""
+    view.echonest_sync_ok = True
+    return view
+
+
+def session_only(view):
+    """Mark a view that needs a browser session: minting credentials from a token would let a
+    leaked token outlive its revocation."""
+    view.echonest_session_only = True
+    return view
+
+
+def _view_flag(endpoint: str | None, flag: str) -> bool:
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return bool(getattr(view, flag, False))
 
 
 def is_public_endpoint(endpoint: str | None, app: Flask | None = None) -> bool:
@@ -80,8 +100,58 @@ def _bearer_user(header: str) -> User | None:
         # compare every configured token so timing does not reveal which one matched
         matched |= hmac.compare_digest(presented_bytes, token.strip().encode())
     if not matched:
-        return None
+        return _issued_token_user(presented.strip())
     return User(id=TOKEN_USER_ID, name="API", kind="token", is_admin=True)
+
+
+def _issued_token_user(presented: str) -> User | None:
+    """A per-user token acts as its owner; a sync token is a follow-only nobody (sync_readable).
+
+    Redis is looked up by the token's SHA-256, so timing reveals nothing about the token.
+    """
+    from echonest import user_tokens
+
+    return _token_holder(user_tokens.lookup(context.redis(), presented), context.conf())
+
+
+def _token_holder(record: dict[str, str] | None, conf: Any) -> User | None:
+    from echonest import user_tokens
+
+    if record is None:
+        return None
+    if record["scope"] == user_tokens.SCOPE_SYNC:
+        # Sync tokens live as long as the invite code that minted them is still configured.
+        if record.get("invite") not in user_tokens.live_invites(conf):
+            return None
+        return User(id=record["owner"], name=user_tokens.SYNC_NAME, kind="sync",
+                    token_scope=user_tokens.SCOPE_SYNC)
+    kind, email = record.get("kind"), record.get("email") or ""
+    if kind not in SESSION_KINDS:
+        return None
+    is_admin = kind != "guest" and bool(email) and email.lower() in admin_emails(conf)
+    return User(id=record["owner"], name=record.get("name") or record["owner"], email=email,
+                kind=kind, is_admin=is_admin, token_scope=user_tokens.SCOPE_USER)
+
+
+def token_checker() -> Callable[[], bool] | None:
+    """For a stream opened with a per-user or sync token, a check that it still holds:
+    revoking the token (or retiring a sync token's invite code) ends its open streams."""
+    from echonest import user_tokens
+
+    user = current_user()
+    if user is None or not user.token_scope:
+        return None
+    presented = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    client, conf = context.redis(), context.conf()
+
+    def still_valid() -> bool:
+        try:
+            record = user_tokens.lookup(client, presented)
+        except Exception:
+            return True  # Redis blipped: keep the stream; the next check decides
+        return _token_holder(record, conf) is not None
+
+    return still_valid
 
 
 def admin_emails(conf: Any) -> set[str]:
@@ -97,6 +167,9 @@ def _session_user() -> User | None:
         return None
     user_id, kind = raw.get("id"), raw.get("kind")
     if not isinstance(user_id, str) or not user_id or kind not in SESSION_KINDS:
+        return None
+    if _session_revoked():
+        session.clear()
         return None
     email = raw.get("email") if isinstance(raw.get("email"), str) else ""
     is_admin = kind != "guest" and bool(email) and email.lower() in admin_emails(context.conf())
@@ -116,12 +189,43 @@ def current_user() -> User | None:
     return user
 
 
+# --- server-side session ids: logout ends a session for good ---------------------------------
+SESSION_ID = "sid"
+
+
+def _session_revoked() -> bool:
+    """One EXISTS per request (cached with the user in ``g``): was this session signed out?
+
+    Sessions from before ids existed get one now, so from their next logout on they can be
+    ended too.
+    """
+    sid = session.get(SESSION_ID)
+    if not isinstance(sid, str) or not sid:
+        session[SESSION_ID] = secrets.token_urlsafe(18)
+        return False
+    from echonest import keys
+
+    return bool(context.redis().exists(keys.session_revoked(sid[:64])))
+
+
+def _revoke_session() -> None:
+    sid = session.get(SESSION_ID)
+    if not isinstance(sid, str) or not sid:
+        return
+    from echonest import keys
+
+    lifetime = int(current_app.permanent_session_lifetime.total_seconds())
+    context.redis().set(keys.session_revoked(sid[:64]), 1, ex=max(lifetime, 1))
+
+
 def sign_in(user: User) -> User:
     """Start a fresh session for ``user`` (a new session id and CSRF token: no fixation)."""
     session.clear()
     record = asdict(user)
     record.pop("is_admin")  # recomputed per request from ADMIN_EMAILS
+    record.pop("token_scope")
     session["user"] = record
+    session[SESSION_ID] = secrets.token_urlsafe(18)
     session["csrf"] = secrets.token_urlsafe(32)
     session.permanent = True
     g._echonest_user = _session_user()
@@ -151,6 +255,8 @@ def _refresh_name(user: User) -> None:
 
 
 def sign_out() -> None:
+    """End the session here *and* server-side: a copy of the cookie is refused from now on."""
+    _revoke_session()
     session.clear()
     g._echonest_user = None
 
@@ -238,14 +344,24 @@ def gate():
         return None
     if request.endpoint is None:
         return None  # unknown URL or wrong method: the 404/405 handler answers
+    return check_request()
+
+
+def check_request():
+    """The gate's checks; a public view that opens only to some callers runs them itself."""
     user = current_user()
     conf = context.conf()
     if user is None and not request.headers.get("Authorization") and dev_bypass_allowed(conf):
         user = sign_in(dev_user(conf))
     if user is None:
         return _refuse()
-    if user.kind == "token":
-        return None
+    if user.kind == "sync" and not _view_flag(request.endpoint, "echonest_sync_ok"):
+        raise Forbidden("This sync token can only follow the main nest and search; link your "
+                        "account at /sync/link to do more.")
+    if user.kind == "token" or user.token_scope:
+        if _view_flag(request.endpoint, "echonest_session_only"):
+            raise Forbidden("Manage tokens and link codes from a signed-in browser.")
+        return None  # a Bearer header is never sent cross-site by a browser: no CSRF to check
     _refresh_name(user)
     if request.method not in SAFE_METHODS and not csrf_ok():
         raise Forbidden("Missing or invalid CSRF token: send JSON or an X-CSRF-Token header.")

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 WS = "ws"                    # full envelope as one JSON text frame
 SSE = "sse"                  # event:/id:/data: rendering of the same envelope
-SSE_LEGACY = "sse_legacy"    # main-nest /api/events: queue_update data is the legacy item list
+SSE_LEGACY = "sse_legacy"    # main-nest /api/events: the old shapes (docs/api.md, "legacy stream")
 KINDS = (WS, SSE, SSE_LEGACY)
 
 CLOSE = object()             # outbox sentinel: the connection must end (nest deleted, overflow)
@@ -38,10 +38,11 @@ PUBSUB_PING_SECONDS = 30
 class Listener:
     """One local connection's outbox. The fan-out only ever does non-blocking puts into it."""
 
-    def __init__(self, nest_id: str, kind: str, maxsize: int = OUTBOX_SIZE):
+    def __init__(self, nest_id: str, kind: str, maxsize: int = OUTBOX_SIZE, user: str = ""):
         if kind not in KINDS:
             raise ValueError(f"unknown listener kind {kind!r}")
         self.nest_id = nest_id
+        self.user = user  # whose connection: a host kicking them closes it
         self.kind = kind
         self.outbox: queue.Queue = queue.Queue(maxsize)
         self.overflowed = False
@@ -113,6 +114,21 @@ def legacy_queue(body: dict) -> list:
         items.append(body["preview"])
     return [{**item, "user_name": users[item["user"]]["name"]}
             if isinstance(item, dict) and item.get("user") in users else item for item in items]
+
+
+def legacy_airhorn(data: Any) -> Any:
+    """Old clients take an airhorn's ``volume`` as a 0–1 gain; the page's events carry 0–100."""
+    volume = data.get("volume") if isinstance(data, dict) else None
+    if isinstance(volume, bool) or not isinstance(volume, (int, float)):
+        return data
+    return {**data, "volume": round(min(max(volume / 100, 0.0), 1.0), 3)}
+
+
+def legacy_position(data: dict, playing: dict) -> dict:
+    """Old clients drift-correct only on positions that say what is playing (``src``,
+    ``trackid``); the page matches positions by item ``id`` and keeps the lean shape."""
+    return {**data, "src": playing.get("src"), "trackid": playing.get("trackid"),
+            "uri": playing.get("uri")}
 
 
 class FrameSet:
@@ -292,6 +308,9 @@ class Fanout:
             listener.deliver(frames.frame(listener.kind))
             if env["event"] == events.NEST_DELETED:
                 listener.end("nest_deleted")
+            elif (env["event"] == events.MEMBER_KICKED and listener.user
+                  and listener.user == (env.get("data") or {}).get("user")):
+                listener.end("kicked")
         metrics.fanned_out(len(local))
 
     def _frames_for(self, env: dict, kinds: set[str]) -> FrameSet | None:
@@ -304,7 +323,8 @@ class Fanout:
             if event == events.NOW_PLAYING:
                 return FrameSet({**env, "data": self._reader.now_playing(nest_id)})
             if event == events.AIRHORN:
-                return FrameSet({**env, "data": self._with_name(nest_id, env["data"])})
+                data = self._with_name(nest_id, env["data"])
+                return FrameSet({**env, "data": data}, legacy_airhorn(data))
         except Exception:
             # A nest deleted between the publish and this read, or Redis hiccuping: the
             # next event (or the client's refetch on a version gap) catches up.
@@ -343,7 +363,7 @@ class Fanout:
                 ("id", "starttime", "endtime", "pos", "paused", "now")}
         version = self._reader.version(nest_id)
         env = events.envelope(events.PLAYER_POSITION, nest_id, version, data)
-        frames = FrameSet(env)
+        frames = FrameSet(env, legacy_position(data, playing))
         for listener in list(self._listeners.get(nest_id, ())):
             listener.deliver(frames.frame(listener.kind))
 

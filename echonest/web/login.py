@@ -13,6 +13,7 @@ from joserfc.errors import JoseError
 from echonest import ratelimit
 from echonest.errors import EchoNestError, RateLimited
 from echonest.nest_names import clean_name
+from echonest.user_names import check_guest_name
 from echonest.web import context
 from echonest.web.auth import (
     User,
@@ -102,6 +103,10 @@ def guest_login():
     except EchoNestError:
         return _page(next_url, error="Pick a name of 1–40 characters with a letter or digit.",
                      status=400, name=echo)
+    try:
+        name = check_guest_name(name)
+    except EchoNestError as exc:
+        return _page(next_url, error=exc.message, status=400, name=echo)
     # Guests live in their own id namespace, so a guest can never pose as a real email.
     sign_in(User(id=f"guest:{secrets.token_urlsafe(12)}", name=name, kind="guest"))
     return redirect(next_url)
@@ -183,8 +188,10 @@ def logout():
     user = current_user()
     if user is not None and user.kind == "guest":
         # A guest's id dies with this session: nobody could ever reach their Spotify tokens again.
+        from echonest import user_tokens
         from echonest.catalog.spotify_user import disconnect_user
 
         disconnect_user(context.redis(), user.id)
+        user_tokens.revoke_all(context.redis(), user.id)  # nobody could list or revoke them
     sign_out()
     return redirect(url_for("login.login_page"))

@@ -47,7 +47,7 @@ def _require_configured() -> Any:
 def _listener() -> str:
     """The id whose Spotify tokens we hold: a person's session, never the shared API token."""
     user = current_user()
-    if user is None or user.kind == "token":
+    if user is None or user.kind in ("token", "sync"):
         raise Forbidden("Spotify play-along belongs to a signed-in listener, not the API token.")
     return user.id
 
@@ -165,3 +165,20 @@ def spotify_play():
         device_id = devices[0]["id"]
         player.play(canonical, position, device_id)
     return jsonify(playing=True, uri=canonical, position_ms=position, device_id=device_id)
+
+
+@bp.post("/api/spotify/transfer")
+def spotify_transfer():
+    """Move the listener's playback to one of their devices (echonest-sync's device picker)."""
+    body = context.json_object()
+    device_id = body.get("device_id")
+    if not isinstance(device_id, str) or not device_id.strip():
+        raise InvalidRequest("device_id must be the id of one of your Spotify devices.")
+    play = body.get("play", False)
+    if not isinstance(play, bool):
+        raise InvalidRequest("play must be true or false.")
+    conf = _require_configured()
+    account = _listener()
+    _spend(account)
+    SpotifyConnect(conf, context.redis(), account).transfer(device_id.strip(), play)
+    return jsonify(transferred=True, device_id=device_id.strip(), play=play)
