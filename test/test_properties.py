@@ -51,6 +51,7 @@ class ModelNest:
         self.nest_id, self.creator, self.cap = nest_id, creator, cap
         self.queue: list[dict] = []
         self.playing: str | None = None
+        self.playing_uri: str | None = None
         self.next_id = 1
 
     def pick(self, n: int) -> str:
@@ -67,8 +68,8 @@ class ModelNest:
     def add(self, user: str, uri: str) -> str:
         if self.cap and len(self.queue) >= self.cap:
             return "queue_full"
-        if any(it["uri"] == uri for it in self.queue):
-            return "already_queued"
+        if uri == self.playing_uri or any(it["uri"] == uri for it in self.queue):
+            return "already_queued"  # the playing song cannot be queued again while it plays
         counts: dict[str, int] = {}
         rounds = []
         for it in self.queue:
@@ -114,7 +115,9 @@ class ModelNest:
         return "ok"
 
     def advance(self) -> None:
-        self.playing = self.queue.pop(0)["id"] if self.queue else None
+        song = self.queue.pop(0) if self.queue else None
+        self.playing = song["id"] if song else None
+        self.playing_uri = song["uri"] if song else None
 
 
 @pytest.fixture
