@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test demo-music run test test-faults test-nests test-quick test-all lint bench clean
+.PHONY: install install-test demo-music run test test-faults test-fuzz test-nests test-quick test-all lint bench clean
 
 # Idempotent: rebuilds the venv only when pyproject.toml changed. `install` is what running
 # needs (and the demo songs); `install-test` adds the test tools and Debian's chromium (browser
@@ -47,6 +47,10 @@ test-quick: install-test
 	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q test/test_nests.py
 
 test-all: test
+
+# Schemathesis against a real server from docs/openapi.yaml (bounded, ~3 min; not in `make test`).
+test-fuzz: install-test
+	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q -m fuzz test/test_fuzz_api.py
 
 lint: install-test
 	$(BIN)/ruff check .

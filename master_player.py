@@ -28,7 +28,7 @@ import redis
 
 import db as db_module
 from config import CONF
-from echonest import keys
+from echonest import keys, logs, metrics
 from echonest.errors import NestGone
 from echonest.membership import QuietableScript, live_member_counts
 from echonest.nest_registry import as_utc, decode_metadata, utc_now
@@ -355,6 +355,7 @@ def run(stop_event: threading.Event | None = None,
         started = time.monotonic()
         try:
             master_player_tick_all(redis_client=client)
+            metrics.observe_pass(time.monotonic() - started, client)
             if started >= next_cleanup:
                 cleanup_tick(utc_now(), client)
                 next_cleanup = started + cleanup_every
@@ -407,6 +408,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="stop when this process goes away (set by the runner)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure(CONF)
+    metrics.serve_as_player()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from echonest import nest_settings, ratelimit, skip_votes
+from echonest import metrics, nest_settings, ratelimit, skip_votes
 from echonest.airhorns import AIRHORN_NAMES
 from echonest.errors import (
     AddsClosed,
@@ -321,7 +321,8 @@ def dispatch(ctx: ActionContext, action: str, args: dict | None) -> dict:
     if ctx.user is None or not getattr(ctx.user, "id", None):
         raise Unauthorized("Sign in first.")
     handler, touches = ACTIONS[action]
-    result = handler(ctx, args)
-    if touches:
-        ctx.nest_manager.touch_nest(ctx.nest_id)
+    with metrics.action_outcome(action):
+        result = handler(ctx, args)
+        if touches:
+            ctx.nest_manager.touch_nest(ctx.nest_id)
     return result if isinstance(result, dict) else {"result": result}

@@ -209,3 +209,11 @@ LIBRARY_VERSION = "LIBRARY|version"        # a fresh token each time the tracks 
 LIBRARY_SCANNED_AT = "LIBRARY|scanned-at"  # epoch seconds the last full scan finished
 LIBRARY_SCAN_LOCK = "LIBRARY|scan-lock"    # owner token of the scanner at work (SET NX PX)
 LIBRARY_UNREADABLE = "LIBRARY|unreadable"  # hash root+path → "size:mtime": logged once, skipped
+
+# Metrics (echonest.metrics): live processes (zset label → last push, epoch s) and each one's
+# snapshot of its counters (JSON, expiring), so any web process can answer /metrics for all.
+METRICS_PROCESSES = "NESTS|metrics-processes"
+
+
+def metrics_snapshot(process: str) -> str:
+    return f"NESTS|metrics:{process}"

@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 
-from echonest import events, keys
+from echonest import events, keys, metrics
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,9 @@ class Fanout:
     def listener_count(self, nest_id: str) -> int:
         return len(self._listeners.get(nest_id, ()))
 
+    def listener_total(self) -> int:
+        return sum(len(local) for local in list(self._listeners.values()))
+
     def initial_frames(self, nest_id: str, kind: str) -> list[str]:
         """Current state (queue_update, now_playing) for a new connection, one frame each."""
         body = self._reader.queue_body(nest_id)
@@ -308,6 +311,7 @@ class Fanout:
             elif (env["event"] == events.MEMBER_KICKED and listener.user
                   and listener.user == (env.get("data") or {}).get("user")):
                 listener.end("kicked")
+        metrics.fanned_out(len(local))
 
     def _frames_for(self, env: dict, kinds: set[str]) -> FrameSet | None:
         nest_id, event = env["nest"], env["event"]
