@@ -1,0 +1,75 @@
+"""Many nests, one read-only script each, in one pipelined batch per shard (cluster layout).
+
+On one server the due check and the listener counts run as one script over thousands of nests.
+In a cluster that script would touch thousands of slots, so there each nest gets its own call
+(KEYS[1] one of the nest's keys: the call goes to the nest's shard and stays in its slot). The
+calls are grouped by the node that owns each key and sent as one pipeline per node: one round
+trip per shard, no matter how many nests. (redis-py's cluster pipeline refuses EVALSHA, hence
+the per-node pipelines; a MOVED reply or a lost node refreshes the topology and retries.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import redis
+
+BATCH = 5000   # calls per node pipeline, so no reply buffer grows without bound
+ATTEMPTS = 4
+
+
+def run(client: Any, source: str, calls: list[tuple[list[str], list[Any]]]) -> list:
+    """Results of the script ``source`` for each (keys, args), in order."""
+    sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 (the script's id, not a secret)
+    results: list = [None] * len(calls)
+    pending = list(range(len(calls)))
+    for attempt in range(ATTEMPTS):
+        retry: list[int] = []
+        by_node: dict[str, tuple[Any, list[int]]] = {}
+        for index in pending:
+            node = client.get_node_from_key(calls[index][0][0])
+            by_node.setdefault(node.name, (node, []))[1].append(index)
+        for node, indexes in by_node.values():
+            retry += _run_on_node(client, node, source, sha, calls, indexes, results)
+        if not retry:
+            return results
+        pending = retry
+        if attempt < ATTEMPTS - 1:
+            client.nodes_manager.initialize()  # MOVED or a lost node: who owns what now
+    raise redis.ClusterError(f"{len(pending)} per-nest calls failed after {ATTEMPTS} tries")
+
+
+def _run_on_node(client: Any, node: Any, source: str, sha: str, calls: list,
+                 indexes: list[int], results: list) -> list[int]:
+    """Fill ``results`` for ``indexes``; returns the indexes to try again."""
+    node_client = client.get_redis_connection(node)
+    retry: list[int] = []
+    for start in range(0, len(indexes), BATCH):
+        chunk = indexes[start:start + BATCH]
+        try:
+            replies = _pipeline(node_client, sha, calls, chunk)
+            if any(isinstance(r, redis.exceptions.NoScriptError) for r in replies):
+                node_client.script_load(source)
+                replies = _pipeline(node_client, sha, calls, chunk)
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            retry += chunk
+            continue
+        for index, reply in zip(chunk, replies, strict=True):
+            if isinstance(reply, redis.ResponseError):
+                text = str(reply)
+                if text.startswith(("MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN")) or \
+                        isinstance(reply, redis.exceptions.NoScriptError):
+                    retry.append(index)
+                    continue
+                raise reply
+            results[index] = reply
+    return retry
+
+
+def _pipeline(node_client: redis.Redis, sha: str, calls: list, chunk: list[int]) -> list:
+    pipe = node_client.pipeline(transaction=False)
+    for index in chunk:
+        keys_, args = calls[index]
+        pipe.evalsha(sha, len(keys_), *keys_, *args)
+    return pipe.execute(raise_on_error=False)
