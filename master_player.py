@@ -3,7 +3,8 @@
 ``master_player_tick_all(now)`` is the pure one-pass step; ``run()`` is the thin loop around it
 that also runs ``cleanup_tick`` every NEST_CLEANUP_INTERVAL_SECONDS. Several workers may run
 against one Redis: a per-nest lock (SET NX PX with an owner token, compare-and-delete release)
-makes sure only one of them touches a nest at a time. Idle nests cost no extra round trips:
+makes sure only one of them touches a nest at a time, and ``run`` splits the nests between the
+workers by leased buckets (echonest/player_shares.py), so each pass reads only its share. Idle nests cost no extra round trips:
 the due check and the listener counts are each one pipelined batch for all nests.
 """
 
@@ -136,11 +137,16 @@ def _tick_nest(client: redis.Redis, nest_id: str, meta: dict[str, Any], now: dat
 
 
 def master_player_tick_all(now: datetime | None = None, redis_client: redis.Redis | None = None,
-                           catalog: Any = None) -> dict[str, Any]:
-    """One pass over all nests; returns what it did (ids advanced, locked out, failed)."""
+                           catalog: Any = None, shares: Any = None) -> dict[str, Any]:
+    """One pass over all nests — or, with ``shares`` (echonest.player_shares.Shares), over
+    the nests of the buckets this worker holds; returns what it did."""
     client = redis_client or _default_client()
     now = as_utc(now) if now is not None else utc_now()
-    nest_ids = _nest_ids(client)
+    if shares is not None:
+        shares.refresh(int(now.timestamp() * 1000))
+        nest_ids = shares.nest_ids()
+    else:
+        nest_ids = _nest_ids(client)
     due = set(db_module.due_nests(client, nest_ids, now))
     listeners = live_member_counts(client, nest_ids)
     active = [n for n in nest_ids if n in due or (CONF.USE_BENDER and listeners[n] > 0)]
@@ -148,7 +154,7 @@ def master_player_tick_all(now: datetime | None = None, redis_client: redis.Redi
                                "locked_out": [], "bender_added": 0, "errors": {}}
     if not active:
         return summary
-    metas = dict(zip(active, client.hmget(keys.NESTS_REGISTRY, active), strict=True))
+    metas = _current_metas(client, active)
     catalogs = _CatalogOnce(catalog, client)
     for nest_id in active:
         try:
@@ -162,17 +168,38 @@ def master_player_tick_all(now: datetime | None = None, redis_client: redis.Redi
     return summary
 
 
-def cleanup_tick(now: datetime, redis_client: redis.Redis | None = None) -> list[str]:
-    """Delete every temporary nest ``should_delete_nest`` condemns; returns the deleted ids."""
+def _current_metas(client: redis.Redis, nest_ids: list[str]) -> dict[str, str | None]:
+    """Each nest's metadata as it is now: the registry, or in the cluster layout the nest's
+    own alive hash (where touches land), one pipelined read either way."""
+    if not keys.cluster_layout():
+        return dict(zip(nest_ids, client.hmget(keys.NESTS_REGISTRY, nest_ids), strict=True))
+    pipe = client.pipeline(transaction=False)
+    for nest_id in nest_ids:
+        pipe.hget(keys.nest_guard_key(nest_id), nest_id)
+    return dict(zip(nest_ids, pipe.execute(), strict=True))
+
+
+def cleanup_tick(now: datetime, redis_client: redis.Redis | None = None,
+                 shares: Any = None) -> list[str]:
+    """Delete every temporary nest ``should_delete_nest`` condemns; returns the deleted ids.
+
+    With ``shares``, only the nests of this worker's buckets are judged."""
     client = redis_client or _default_client()
     manager = NestManager(client)
     try:
         manager.finish_deletes(now=as_utc(now))
     except Exception:
         log.exception("could not finish interrupted nest deletes")
-    metas = {nest_id: _metadata(raw, nest_id)
-             for nest_id, raw in client.hgetall(keys.NESTS_REGISTRY).items()
-             if nest_id != MAIN_NEST_ID}
+    if shares is not None:
+        ids = [n for n in shares.nest_ids() if n != MAIN_NEST_ID]
+        found = _current_metas(client, ids)
+    elif keys.cluster_layout():
+        found = _current_metas(client, [n for n in client.hkeys(keys.NESTS_REGISTRY)
+                                        if n != MAIN_NEST_ID])
+    else:
+        found = client.hgetall(keys.NESTS_REGISTRY)
+    metas = {nest_id: _metadata(raw, nest_id) for nest_id, raw in found.items()
+             if nest_id != MAIN_NEST_ID and raw is not None}
     if not metas:
         return []
     ids = list(metas)
@@ -217,22 +244,29 @@ def run(stop_event: threading.Event | None = None,
     client = redis_client or _default_client()
     _start_up(client)
     _start_library_scanner(client, stop)
+    from echonest.player_shares import Shares
+
+    shares = Shares(client, lease_ms=int(float(CONF.PLAYER_LEASE_SECONDS or 10) * 1000))
     tick = float(CONF.PLAYER_TICK_SECONDS or 1.0)
     cleanup_every = float(CONF.NEST_CLEANUP_INTERVAL_SECONDS or 60)
     next_cleanup = time.monotonic()
     while not stop.is_set():
         started = time.monotonic()
         try:
-            master_player_tick_all(redis_client=client)
+            master_player_tick_all(redis_client=client, shares=shares)
         except Exception:
             log.exception("player pass failed")
         if started >= next_cleanup:
             next_cleanup = started + cleanup_every
             try:
-                cleanup_tick(utc_now(), client)
+                cleanup_tick(utc_now(), client, shares=shares)
             except Exception:
                 log.exception("nest cleanup pass failed")
         stop.wait(max(0.05, tick - (time.monotonic() - started)))
+    try:
+        shares.release_all()
+    except redis.RedisError:
+        log.warning("could not hand the player buckets back; they lapse after the lease")
 
 
 def _start_up(client: redis.Redis) -> None:
@@ -240,6 +274,12 @@ def _start_up(client: redis.Redis) -> None:
         NestManager(client).ensure_main()
     except Exception:
         log.exception("could not ensure the main nest's registry entry")
+    try:
+        from echonest.player_shares import index_all
+
+        index_all(client, _nest_ids(client))
+    except Exception:
+        log.exception("could not list the nests in their player buckets")
     try:
         from echonest.history import load_history
     except ImportError:

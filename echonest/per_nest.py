@@ -15,14 +15,24 @@ from typing import Any
 
 import redis
 
+_RETRYABLE = (redis.exceptions.MovedError, redis.exceptions.AskError,
+              redis.exceptions.TryAgainError, redis.exceptions.ClusterDownError,
+              redis.exceptions.NoScriptError, redis.ConnectionError, redis.TimeoutError)
 BATCH = 5000   # calls per node pipeline, so no reply buffer grows without bound
 ATTEMPTS = 4
 
 
 def run(client: Any, source: str, calls: list[tuple[list[str], list[Any]]]) -> list:
-    """Results of the script ``source`` for each (keys, args), in order."""
+    """Results of the script ``source`` for each (keys, args), in order (either client kind:
+    a plain Redis client gets one pipeline)."""
     sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 (the script's id, not a secret)
     results: list = [None] * len(calls)
+    if not hasattr(client, "get_node_from_key"):
+        # One server: one pipeline (redis-py loads the script on NOSCRIPT).
+        retry = _run_on_client(client, source, sha, calls, list(range(len(calls))), results)
+        if retry:
+            raise redis.ConnectionError(f"{len(retry)} script calls failed")
+        return results
     pending = list(range(len(calls)))
     for attempt in range(ATTEMPTS):
         retry: list[int] = []
@@ -43,7 +53,12 @@ def run(client: Any, source: str, calls: list[tuple[list[str], list[Any]]]) -> l
 def _run_on_node(client: Any, node: Any, source: str, sha: str, calls: list,
                  indexes: list[int], results: list) -> list[int]:
     """Fill ``results`` for ``indexes``; returns the indexes to try again."""
-    node_client = client.get_redis_connection(node)
+    return _run_on_client(client.get_redis_connection(node), source, sha, calls, indexes,
+                          results)
+
+
+def _run_on_client(node_client: redis.Redis, source: str, sha: str, calls: list,
+                   indexes: list[int], results: list) -> list[int]:
     retry: list[int] = []
     for start in range(0, len(indexes), BATCH):
         chunk = indexes[start:start + BATCH]
@@ -56,12 +71,10 @@ def _run_on_node(client: Any, node: Any, source: str, sha: str, calls: list,
             retry += chunk
             continue
         for index, reply in zip(chunk, replies, strict=True):
-            if isinstance(reply, redis.ResponseError):
-                text = str(reply)
-                if text.startswith(("MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN")) or \
-                        isinstance(reply, redis.exceptions.NoScriptError):
-                    retry.append(index)
-                    continue
+            if isinstance(reply, _RETRYABLE):
+                retry.append(index)
+                continue
+            if isinstance(reply, Exception):
                 raise reply
             results[index] = reply
     return retry

@@ -28,7 +28,8 @@ os.environ["DEMO_MUSIC"] = "false"
 # second parametrization of ``redis_url`` marked ``cluster``: `make test` leaves those out
 # (-m "not cluster"), `make test-cluster` runs only them.
 CLUSTER_MODULES = {
-    "test_atomic", "test_cluster", "test_db", "test_db_player", "test_master_player",
+    "test_cluster", "test_db", "test_db_player", "test_master_player",
+    "test_player_shares",
     "test_membership", "test_nest_manager", "test_nests", "test_stream_ws",
     "test_web_actions", "test_web_nests_api", "test_web_queue_api",
 }
