@@ -67,6 +67,8 @@ class ClusterNode:
             # A replica whose primary died is promoted even if it lagged (no data-age veto).
             "--cluster-replica-validity-factor", "0",
             "--appendonly", "no", "--save", "",
+            # Replicas sync at once (the default waits 5 s to batch replicas together).
+            "--repl-diskless-sync-delay", "0",
             "--loglevel", "warning", "--logfile", str(self.data_dir / "node.log"),
         ], stdin=subprocess.DEVNULL)
 
@@ -127,6 +129,7 @@ class LocalCluster:
                     check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     timeout=timeout)
             self.wait_ok(timeout)
+            self.wait_replicas(timeout)
         except BaseException:
             self.stop()
             raise
@@ -161,6 +164,63 @@ class LocalCluster:
             if time.monotonic() > deadline:
                 raise EngineError("the cluster did not reach cluster_state:ok in time")
             time.sleep(0.1)
+
+    def wait_replicas(self, timeout: float = 30.0) -> None:
+        """Every live replica's link to its primary is up (initial sync done)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = 0
+            for node in self.nodes:
+                if not node.alive():
+                    continue
+                client = node.client(socket_timeout=1)
+                try:
+                    info = client.info("replication")
+                    if info.get("role") == "slave" and info.get("master_link_status") != "up":
+                        pending += 1
+                except redis.RedisError:
+                    pending += 1
+                finally:
+                    client.close()
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise EngineError("replicas did not finish their initial sync in time")
+            time.sleep(0.1)
+
+    def node_id(self, node: ClusterNode) -> str:
+        client = node.client()
+        try:
+            return client.execute_command("CLUSTER", "MYID")
+        finally:
+            client.close()
+
+    def wait_failover(self, dead_id: str, timeout: float = 30.0) -> None:
+        """Every live node has marked ``dead_id`` as failed and serves every slot again."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if all(self._marked_failed(node, dead_id) and self._node_ok(node)
+                   for node in self.nodes if node.alive()):
+                return
+            if time.monotonic() > deadline:
+                raise EngineError(f"no failover of {dead_id} in time")
+            time.sleep(0.05)
+
+    @staticmethod
+    def _marked_failed(node: ClusterNode, dead_id: str) -> bool:
+        client = node.client(socket_timeout=1)
+        try:
+            lines = client.execute_command("CLUSTER", "NODES")
+            text = lines if isinstance(lines, str) else str(lines)
+            for line in text.splitlines():
+                fields = line.split()
+                if fields and fields[0] == dead_id:
+                    return "fail" in fields[2].split(",")
+            return False
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
 
     def _node_ok(self, node: ClusterNode) -> bool:
         client = node.client(socket_connect_timeout=0.5, socket_timeout=1)

@@ -35,6 +35,8 @@ CLUSTER_MODULES = {
 }
 
 
+CLUSTER_ONLY_MODULES = {"test_cluster"}
+
 # Tests of the single-server layout itself (literal key names such as NEST:main|FREEHORN_A or
 # NESTS|deleting:X, legacy key migration, a plain Redis connection counting round trips): not
 # parametrized; test_cluster.py checks the cluster layout's counterparts.
@@ -61,9 +63,10 @@ def pytest_generate_tests(metafunc):
     if "redis_url" in metafunc.fixturenames and \
             metafunc.function.__name__ not in SINGLE_LAYOUT_ONLY and \
             metafunc.module.__name__.rpartition(".")[2] in CLUSTER_MODULES:
-        metafunc.parametrize("redis_url", [
-            "single", pytest.param("cluster", marks=pytest.mark.cluster)],
-            indirect=True, scope="session")
+        cluster = pytest.param("cluster", marks=pytest.mark.cluster)
+        only = metafunc.module.__name__.rpartition(".")[2] in CLUSTER_ONLY_MODULES
+        metafunc.parametrize("redis_url", [cluster] if only else ["single", cluster],
+                             indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
