@@ -269,3 +269,42 @@ def player_bucket_lease(bucket: int) -> str:
 
 
 PLAYER_WORKERS = "NESTS|player-workers"  # zset worker id → heartbeat deadline (epoch ms)
+
+
+# --- moving a deployment between layouts (migrate_cluster.py) ---------------------------------
+_FAMILY_TAGS = (("NESTS|api-token", "tokens"), ("NESTS|sync-link", "sync-link"),
+                ("LIBRARY|", "LIBRARY"))
+_CLUSTER_ONLY_SUFFIXES = (NEST_ALIVE, NEST_VANITY)
+
+
+def to_cluster_name(key: str) -> str:
+    """A single-server key's name in the cluster layout (already-tagged names are kept)."""
+    if key.startswith(NEST_PREFIX + "{"):
+        return key
+    if key.startswith(NEST_PREFIX):
+        nest_id, sep, rest = key[len(NEST_PREFIX):].partition("|")
+        return f"{NEST_PREFIX}{{{nest_id}}}|{rest}" if sep else key
+    if key.startswith("NESTS|deleting:"):
+        return nest_prefix(key[len("NESTS|deleting:"):], tagged=True) + NEST_DELETING
+    for head, tag in _FAMILY_TAGS:
+        if key.startswith(head):
+            return f"{{{tag}}}{key}"
+    return key
+
+
+def to_single_name(key: str) -> str | None:
+    """A cluster key's name in the single-server layout; None for the cluster-only copies
+    (alive hash, vanity key) whose content lives in the registry there."""
+    if key.startswith(NEST_PREFIX + "{"):
+        nest_id, sep, rest = key[len(NEST_PREFIX) + 1:].partition("}|")
+        if not sep:
+            return key
+        if rest in _CLUSTER_ONLY_SUFFIXES:
+            return None
+        if rest == NEST_DELETING:
+            return f"NESTS|deleting:{nest_id}"
+        return f"{NEST_PREFIX}{nest_id}|{rest}"
+    for head, tag in _FAMILY_TAGS:
+        if key.startswith(f"{{{tag}}}{head}"):
+            return key[len(tag) + 2:]
+    return key
