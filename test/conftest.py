@@ -124,6 +124,23 @@ def redis_url(request):
         os.environ.pop("REDIS_CLUSTER", None)
 
 
+@pytest.fixture(autouse=True)
+def _layout_of_tests_without_redis(request):
+    """A test that takes no ``redis_url`` sees the default layout, even while the session's
+    cluster parametrization is active around it (plain `pytest` runs both halves)."""
+    if "redis_url" in request.fixturenames:
+        yield
+        return
+    from echonest import keys
+
+    before = keys._cluster
+    keys.use_cluster_layout(False)
+    try:
+        yield
+    finally:
+        keys.use_cluster_layout(before)
+
+
 @pytest.fixture
 def r(redis_url):
     """A clean database for every test that touches Redis."""

@@ -21,6 +21,8 @@ from echonest.catalog.track import Track
 from echonest.nest_registry import DELETE_START_CLUSTER
 from echonest.nest_registry import utc_now as registry_now
 
+pytestmark = pytest.mark.cluster  # every test here needs the cluster (make test-cluster)
+
 
 def _mgr(r):
     return nests.NestManager(r, conf=CONF.copy(NEST_MAX_ACTIVE=1000))
@@ -65,7 +67,8 @@ def test_every_key_and_the_channel_of_a_nest_share_its_slot(r, mgr):
     assert json.loads(r.hget(keys.NESTS_REGISTRY, code))["created_by"] == "host@x.io"
 
 
-def test_default_layout_is_untouched_by_the_switch():
+def test_default_layout_is_untouched_by_the_switch(redis_url):
+    assert keys.LIBRARY_TRACKS == "{LIBRARY}LIBRARY|tracks"
     keys.use_cluster_layout(False)
     try:
         assert keys.nest_key("X7K2P", keys.NOW_PLAYING) == "NEST:X7K2P|MISC|now-playing"
@@ -74,7 +77,6 @@ def test_default_layout_is_untouched_by_the_switch():
         assert keys.LIBRARY_TRACKS == "LIBRARY|tracks"
     finally:
         keys.use_cluster_layout(True)
-    assert keys.LIBRARY_TRACKS == "{LIBRARY}LIBRARY|tracks"
 
 
 def test_delete_sweeps_its_slot_and_spares_a_neighbour_in_the_same_slot(r, mgr, monkeypatch):
