@@ -3,43 +3,61 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install run test test-cluster test-nests test-quick test-all lint bench bench-cluster clean
+.PHONY: install install-test demo-music run test test-faults test-cluster test-nests test-quick test-all lint bench bench-cluster clean
 
-# Idempotent: rebuilds the venv only when pyproject.toml changed, installs Debian's
-# chromium (for the browser tests) only when it is missing.
-install: $(STAMP)
+# Idempotent: rebuilds the venv only when pyproject.toml changed. `install` is what running
+# needs (and the demo songs); `install-test` adds the test tools and Debian's chromium (browser
+# tests) when missing.
+install: $(STAMP) demo-music
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(STAMP)
+
+install-test: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@scripts/install_chromium.sh
-	@touch $(STAMP)
+	@touch $(TEST_STAMP)
+
+# Original demo songs so a fresh clone has music: into DEMO_MUSIC_DIR (default data/demo-music),
+# a no-op once generated, skipped when DEMO_MUSIC is false.
+demo-music: $(STAMP)
+	@$(BIN)/python -m echonest.demo_music
 
 run: install
 	$(BIN)/python -m echonest.runner
 
-test: install
-	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q -m "not cluster"
+test: install-test
+	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q
 
 # The same engine/nest/player/web tests against a real 3+3 Valkey Cluster on loopback, plus the
-# failover test (test/test_cluster.py). Slower: CI runs it as its own step (.ci/run).
-test-cluster: install
+# failover test (test/test_cluster.py; marker `cluster`, left out of `make test`). CI runs it
+# as its own step (.ci/run).
+test-cluster: install-test
 	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q -m cluster
 
-test-nests: install
+# Kills, restarts and bursts against real processes (test/faults, marker `faults`); minutes.
+test-faults: install-test
+	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q -m faults test/faults
+
+test-nests: install-test
 	scripts/test_nests.sh
 
-test-quick: install
+test-quick: install-test
 	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q test/test_nests.py
 
 test-all: test
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 
-bench: install
+bench: install-test
 	$(BIN)/python bench/bench_tick.py
 
 bench-cluster: install

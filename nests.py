@@ -206,7 +206,15 @@ class NestManager:
         """Every nest (main first, then oldest first) as (nest_id, metadata)."""
         self.redis.hsetnx(keys.NESTS_REGISTRY, MAIN_NEST_ID, json.dumps(self.main_metadata()))
         found = []
-        for nest_id, raw in self.redis.hgetall(keys.NESTS_REGISTRY).items():
+        registry = self.redis.hgetall(keys.NESTS_REGISTRY)
+        if keys.cluster_layout() and registry:
+            # The nests' own copies are the current ones (settings and touches land there).
+            pipe = self.redis.pipeline(transaction=False)
+            for nest_id in registry:
+                pipe.hget(keys.nest_guard_key(nest_id), nest_id)
+            registry = {nest_id: current or raw for (nest_id, raw), current in
+                        zip(registry.items(), pipe.execute(), strict=True)}
+        for nest_id, raw in registry.items():
             meta = decode_metadata(raw)
             if meta is not None:
                 found.append((nest_id, meta))
@@ -224,9 +232,14 @@ class NestManager:
         raise EchoNestError("could not find a free nest code, try again", code="busy", status=503)
 
     def create_nest(self, creator_email: str, name: str | None = None,
-                    seed_uri: str | None = None, *, now: datetime | None = None
-                    ) -> dict[str, Any]:
+                    seed_uri: str | None = None, *, now: datetime | None = None,
+                    ip: str | None = None, exempt: bool = False) -> dict[str, Any]:
+        """A new temporary nest. Caps on *active* nests: NEST_MAX_ACTIVE in all and, for a
+        request from outside (``ip`` given: the web layer), NEST_MAX_ACTIVE_PER_USER per
+        creator and NEST_MAX_ACTIVE_PER_IP per address; ``exempt`` (the operator token) skips
+        every cap. Scripts and the worker pass no ``ip``: they are not a guest to hold back."""
         creator = check_member_id(creator_email)
+        outside = ip is not None
         genre_hint = None
         if name is None:
             used = {meta.get("name") for _, meta in self.list_nests()}
@@ -247,10 +260,18 @@ class NestManager:
         for _ in range(20):
             code = self.generate_code()
             meta.update(id=code, code=code)
-            outcome = self._create(code, meta)
+            outcome = self._create(code, meta, creator, outside, ip, exempt)
             if outcome == "OK":
                 self._add_to_player_bucket(code)
                 return dict(meta)
+            if outcome == "USER_LIMIT":
+                raise NestLimitReached(
+                    f"You already have {int(self.conf.NEST_MAX_ACTIVE_PER_USER)} nests open. "
+                    "Close one (or let it go quiet) before starting another.")
+            if outcome == "IP_LIMIT":
+                raise NestLimitReached(
+                    f"{int(self.conf.NEST_MAX_ACTIVE_PER_IP)} nests are already open from your "
+                    "network. Close one before starting another.")
             if outcome == "LIMIT":
                 limit = int(self.conf.NEST_MAX_ACTIVE)
                 raise NestLimitReached(
@@ -258,28 +279,35 @@ class NestManager:
                     upgrade_url=f"https://{self.conf.ECHONEST_DOMAIN}/upgrade")
         raise EchoNestError("could not find a free nest code, try again", code="busy", status=503)
 
-    def _create(self, code: str, meta: dict[str, Any]) -> str:
+    def _create(self, code: str, meta: dict[str, Any], creator: str, outside: bool,
+                ip: str | None, exempt: bool) -> str:
+        per_user = int(self.conf.NEST_MAX_ACTIVE_PER_USER or 0) if outside else 0
+        per_ip = int(self.conf.NEST_MAX_ACTIVE_PER_IP or 0) if outside else 0
         if keys.cluster_layout():
-            return self._create_in_cluster(code, meta)
+            return self._create_in_cluster(code, meta, creator, str(ip or "")[:64], per_user,
+                                           per_ip, exempt)
         if self._create_script is None:
             self._create_script = self.redis.register_script(CREATE_LUA)
         return self._create_script(
             keys=[keys.NESTS_REGISTRY, keys.nest_code(code), keys.nest_code(code.lower()),
-                  keys.nest_deleting(code)],
-            args=[code, json.dumps(meta), int(self.conf.NEST_MAX_ACTIVE), MAIN_NEST_ID])
+                  keys.nest_deleting(code), keys.NESTS_CREATOR_IP],
+            args=[code, json.dumps(meta), int(self.conf.NEST_MAX_ACTIVE), MAIN_NEST_ID,
+                  creator, per_user, str(ip or "")[:64], per_ip, "1" if exempt else "0"])
 
-    def _create_in_cluster(self, code: str, meta: dict[str, Any]) -> str:
-        """CREATE_LUA's steps as separate single-slot calls: claim the code (SET NX, with a
-        TTL until done), write the nest's alive hash, then the registry entry.
+    def _create_in_cluster(self, code: str, meta: dict[str, Any], creator: str, ip: str,
+                           per_user: int, per_ip: int, exempt: bool) -> str:
+        """CREATE_LUA's steps as separate single-slot calls: check the caps, claim the code
+        (SET NX, with a TTL until done), write the nest's alive hash, then the registry entry
+        and the creator's address.
 
-        The active-nest limit is checked before the claim, not atomically with it: two
-        creators racing for the last place may both get one (decisions.md).
+        The caps are checked before the claim, not atomically with it: two creators racing
+        for the last place may both get one (decisions.md).
         """
         client = self.redis
-        active = client.hlen(keys.NESTS_REGISTRY) - int(
-            bool(client.hexists(keys.NESTS_REGISTRY, MAIN_NEST_ID)))
-        if active >= int(self.conf.NEST_MAX_ACTIVE):
-            return "LIMIT"
+        if not exempt:
+            outcome = self._cluster_caps(creator, ip, per_user, per_ip)
+            if outcome:
+                return outcome
         code_key = keys.nest_code(code)
         if client.exists(keys.nest_code(code.lower()), keys.nest_deleting(code)) or \
                 client.hexists(keys.NESTS_REGISTRY, code):
@@ -293,8 +321,32 @@ class NestManager:
             client.eval(RELEASE_CODE_LUA, 1, code_key, code)
             return "TAKEN"
         client.hset(keys.NESTS_REGISTRY, code, raw)
+        if ip:
+            client.hset(keys.NESTS_CREATOR_IP, code, ip)
         client.persist(code_key)
         return "OK"
+
+    def _cluster_caps(self, creator: str, ip: str, per_user: int, per_ip: int) -> str:
+        """CREATE_LUA's cap checks as plain reads of the global registry (cluster layout)."""
+        client = self.redis
+        registry = client.hgetall(keys.NESTS_REGISTRY)
+        active = len(registry) - int(MAIN_NEST_ID in registry)
+        if active >= int(self.conf.NEST_MAX_ACTIVE):
+            return "LIMIT"
+        if per_user > 0:
+            mine = sum(1 for raw in registry.values()
+                       if (meta := decode_metadata(raw)) and meta.get("created_by") == creator
+                       and meta.get("is_main") is not True)
+            if mine >= per_user:
+                return "USER_LIMIT"
+        if per_ip > 0 and ip:
+            by_ip = client.hgetall(keys.NESTS_CREATOR_IP)
+            gone = [n for n in by_ip if n not in registry]
+            if gone:
+                client.hdel(keys.NESTS_CREATOR_IP, *gone)
+            if sum(1 for n, addr in by_ip.items() if addr == ip and n in registry) >= per_ip:
+                return "IP_LIMIT"
+        return ""
 
     def _add_to_player_bucket(self, nest_id: str) -> None:
         """List the nest in its player bucket (master_player: workers lease buckets)."""

@@ -69,6 +69,12 @@ class NestLimitReached(EchoNestError):
     code, status = "nest_limit_reached", 429
 
 
+class Unavailable(EchoNestError):
+    """503: the server cannot take this request right now (storage busy or unreachable)."""
+
+    code, status = "unavailable", 503
+
+
 class RangeNotSatisfiable(EchoNestError):
     """416: a Range header this file cannot answer (past the end, several ranges, malformed)."""
 
@@ -79,3 +85,34 @@ class CatalogError(EchoNestError):
     """A provider failed or is backing off; the queue and player carry on."""
 
     code, status = "catalog_unavailable", 503
+
+
+# --- hosts and moderation (issue 9): refusals that name the nest setting that refused -------
+class InviteRequired(Forbidden):
+    code = "invite_required"
+
+
+class Kicked(Forbidden):
+    """A host removed this user; they may rejoin after ``until`` (a ban has no end)."""
+
+    code = "kicked"
+
+
+class Banned(Forbidden):
+    code = "banned"
+
+
+class PerPersonLimit(Conflict):
+    code = "per_person_limit"
+
+
+class SongTooLong(Forbidden):
+    code = "song_too_long"
+
+
+class RecentlyPlayed(Conflict):
+    code = "recently_played"
+
+
+class AddsClosed(Forbidden):
+    code = "adds_closed"

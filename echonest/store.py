@@ -1,13 +1,21 @@
 """Redis connections: one pooled client per URL per process, created on first use.
 
-With REDIS_CLUSTER the client is redis-py's ``RedisCluster``: REDIS_URL names any node, the
-rest are discovered, and MOVED/ASK redirects and topology refreshes after a failover are the
-library's job. Every caller then uses the cluster key layout (echonest.keys).
+The pool is a *blocking* one of a configured size (``REDIS_MAX_CONNECTIONS``): a burst of
+requests (a party's phones reconnecting after a Wi-Fi blip) waits its turn for a connection
+for up to ``REDIS_POOL_TIMEOUT_SECONDS`` instead of failing with ``MaxConnectionsError`` the
+moment the 101st request arrives. Under gevent the wait is cooperative. Only a request that
+still finds no connection after the wait fails, and the web layer answers it with a 503.
+
+With REDIS_CLUSTER the client is redis-py's ``RedisCluster`` (the same blocking pool, one per
+node): REDIS_URL names any node, the rest are discovered, and MOVED/ASK redirects and topology
+refreshes after a failover are the library's job. Every caller then uses the cluster key
+layout (echonest.keys).
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import redis
 
@@ -16,21 +24,37 @@ from config import CONF
 _clients: dict[str, redis.Redis] = {}
 _lock = threading.Lock()
 
+DEFAULT_MAX_CONNECTIONS = 200
+DEFAULT_POOL_TIMEOUT = 5.0
+
 
 class NoRedisConfigured(RuntimeError):
     pass
 
 
-def connect(url: str, cluster: bool | None = None) -> redis.Redis:
-    """A decoded-string client; every EchoNest module talks str, never bytes.
+def pool_settings(conf: Any = None) -> tuple[int, float]:
+    """(max connections, seconds a caller waits for one) from the config."""
+    conf = CONF if conf is None else conf
+    size = int(conf.REDIS_MAX_CONNECTIONS or DEFAULT_MAX_CONNECTIONS)
+    wait = conf.REDIS_POOL_TIMEOUT_SECONDS
+    wait = DEFAULT_POOL_TIMEOUT if wait is None else float(wait)
+    return max(size, 1), max(wait, 0.0)
 
-    ``cluster`` defaults to CONF.REDIS_CLUSTER; a cluster client also switches this process
-    to the cluster key layout, so keys and client can never disagree.
+
+def connect(url: str, conf: Any = None, cluster: bool | None = None) -> redis.Redis:
+    """A decoded-string client on a sized blocking pool; EchoNest modules talk str, never bytes.
+
+    ``cluster`` defaults to REDIS_CLUSTER; a cluster client also switches this process to the
+    cluster key layout, so keys and client can never disagree.
     """
+    size, wait = pool_settings(conf)
     if cluster is None:
-        cluster = bool(CONF.REDIS_CLUSTER)
+        cluster = bool((CONF if conf is None else conf).REDIS_CLUSTER)
     if not cluster:
-        return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=size, timeout=wait, decode_responses=True,
+            health_check_interval=30)
+        return redis.Redis(connection_pool=pool)
     from redis.backoff import ExponentialWithJitterBackoff
     from redis.cluster import RedisCluster
     from redis.retry import Retry
@@ -43,7 +67,13 @@ def connect(url: str, cluster: bool | None = None) -> redis.Redis:
     return RedisCluster.from_url(
         url, decode_responses=True, health_check_interval=30,
         socket_connect_timeout=1, socket_timeout=5,
+        connection_pool_class=redis.BlockingConnectionPool, max_connections=size, timeout=wait,
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 12))
+
+
+def is_pool_exhausted(exc: BaseException) -> bool:
+    """True for the error a blocking pool raises when no connection freed up in time."""
+    return isinstance(exc, redis.ConnectionError) and "No connection available" in str(exc)
 
 
 def default_client() -> redis.Redis:

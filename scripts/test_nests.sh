@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SKIP_SPOTIFY_PREFETCH=1
-.venv/bin/python -m pytest -q -m "not cluster" test/test_nests.py
-.venv/bin/python -m pytest -q -m "not cluster" --ignore=test/test_nests.py test
+.venv/bin/python -m pytest -q test/test_nests.py
+.venv/bin/python -m pytest -q --ignore=test/test_nests.py test

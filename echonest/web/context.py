@@ -44,7 +44,8 @@ def redis() -> Any:
 
         # The process-wide pool when this app uses the global URL; its own client otherwise.
         url = conf().REDIS_URL
-        return default_client() if not url or url == GLOBAL.REDIS_URL else connect(url)
+        return (default_client() if not url or url == GLOBAL.REDIS_URL
+                else connect(url, conf()))
 
     return _lazy("redis", build)
 
@@ -87,17 +88,56 @@ def json_object(*, allow_form: bool = False) -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
-    body = request.get_json(silent=True, force=True)
+    from echonest.validation import parse_json
+
+    try:
+        body = parse_json(raw)
+    except InvalidRequest:
+        body = None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body
 
 
+KNOWN_NESTS = "nests"   # session: nests this browser has reached (a guessing block spares them)
+KNOWN_NESTS_MAX = 20
+
+
+def _guess_subjects(user: Any) -> list[tuple[str, str]]:
+    """Code guessing counts per address *and* per person there: one guesser blocks only
+    themself quickly; the address as a whole only at a much higher count (NAT fairness)."""
+    ip = client_ip()
+    return [("unknown_code_user", f"{ip}|{getattr(user, 'id', '')}"), ("unknown_code_ip", ip)]
+
+
+def _known_nest(user: Any, nest_id: str, meta: dict[str, Any]) -> bool:
+    """Nests a guessing block never bars: main, the user's own, and ones reached before."""
+    from flask import session
+
+    if nest_id == "main" or (user is not None and meta.get("created_by") == user.id):
+        return True
+    known = session.get(KNOWN_NESTS)
+    return isinstance(known, list) and nest_id in known
+
+
+def _remember_nest(nest_id: str) -> None:
+    from flask import session
+
+    known = session.get(KNOWN_NESTS)
+    known = [n for n in known if isinstance(n, str)] if isinstance(known, list) else []
+    if nest_id not in known:
+        session[KNOWN_NESTS] = (known + [nest_id])[-KNOWN_NESTS_MAX:]
+
+
 def resolve_nest(code: Any) -> tuple[str, dict[str, Any]]:
     """A code/vanity/'main' (any case) → (nest_id, metadata); unknown → NotFound.
 
-    Misses count against ``unknown_code_ip`` and an IP over it is refused every lookup, so a
-    guesser cannot use hits as an oracle. Only well-formed codes count (not /favicon.ico).
+    Misses count per address+person (``unknown_code_user``) and per address
+    (``unknown_code_ip``, set much higher). Over either, a lookup of any nest the person does
+    not already know (not main, not theirs, not reached before from this session) is refused
+    too, hit or miss, so a guesser cannot use hits as an oracle; the Home Nest and nests they
+    know keep working, so a guesser on an office NAT never locks out the others there. Only
+    well-formed codes count (not /favicon.ico); the operator token is exempt.
     """
     from echonest import ratelimit
     from echonest.nest_names import VANITY_RE, looks_like_code
@@ -108,22 +148,26 @@ def resolve_nest(code: Any) -> tuple[str, dict[str, Any]]:
     text = code.strip() if isinstance(code, str) else ""
     plausible = bool(text) and (looks_like_code(text.upper(), int(conf().NEST_CODE_LENGTH or 5))
                                 or bool(VANITY_RE.match(text.lower())))
-    if plausible and not exempt:
-        ratelimit.hit(redis(), conf(), "unknown_code_ip", client_ip(), cost=0)
     manager = nest_manager()
     nest_id = manager.resolve_code(text) if plausible or text.lower() == "main" else None
     meta = manager.get_nest(nest_id) if nest_id else None
     if meta is None:
         if plausible and not exempt:
-            ratelimit.hit(redis(), conf(), "unknown_code_ip", client_ip())
+            ratelimit.hit_many(redis(), conf(), _guess_subjects(user))
         raise NotFound("No nest has that code.")
-    return nest_id, meta
+    if not exempt and not _known_nest(user, nest_id, meta):
+        ratelimit.hit_many(redis(), conf(), _guess_subjects(user), cost=0)
+        _remember_nest(nest_id)
+    from echonest.web.nest_access import admit_request
+
+    return nest_id, admit_request(nest_id, meta)
 
 
 def action_context(nest_id: str, user: Any = None, *, is_api_token: bool | None = None) -> Any:
     """The ActionContext for this request (HTTP or WebSocket) and nest."""
     from echonest.actions import ActionContext
     from echonest.web.auth import current_user
+    from echonest.web.nest_access import request_nest
 
     user = user if user is not None else current_user()
     return ActionContext(
@@ -131,4 +175,4 @@ def action_context(nest_id: str, user: Any = None, *, is_api_token: bool | None 
         nest_manager=nest_manager(), conf=conf(), ip=client_ip(),
         is_api_token=bool(user and user.kind == "token") if is_api_token is None
         else is_api_token,
-        db_factory=db)
+        db_factory=db, nest=request_nest(nest_id))

@@ -40,10 +40,11 @@ PUBSUB_PING_SECONDS = 30
 class Listener:
     """One local connection's outbox. The fan-out only ever does non-blocking puts into it."""
 
-    def __init__(self, nest_id: str, kind: str, maxsize: int = OUTBOX_SIZE):
+    def __init__(self, nest_id: str, kind: str, maxsize: int = OUTBOX_SIZE, user: str = ""):
         if kind not in KINDS:
             raise ValueError(f"unknown listener kind {kind!r}")
         self.nest_id = nest_id
+        self.user = user  # whose connection: a host kicking them closes it
         self.kind = kind
         self.outbox: queue.Queue = queue.Queue(maxsize)
         self.overflowed = False
@@ -314,6 +315,9 @@ class Fanout:
             listener.deliver(frames.frame(listener.kind))
             if env["event"] == events.NEST_DELETED:
                 listener.end("nest_deleted")
+            elif (env["event"] == events.MEMBER_KICKED and listener.user
+                  and listener.user == (env.get("data") or {}).get("user")):
+                listener.end("kicked")
 
     def _frames_for(self, env: dict, kinds: set[str]) -> FrameSet | None:
         nest_id, event = env["nest"], env["event"]
