@@ -29,7 +29,7 @@ os.environ["DEMO_MUSIC"] = "false"
 # (-m "not cluster"), `make test-cluster` runs only them.
 CLUSTER_MODULES = {
     "test_cluster", "test_db", "test_db_player", "test_master_player",
-    "test_player_shares",
+    "test_player_shares", "test_runner",
     "test_membership", "test_nest_manager", "test_nests", "test_stream_ws",
     "test_web_actions", "test_web_nests_api", "test_web_queue_api",
 }

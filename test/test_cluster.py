@@ -259,3 +259,19 @@ def test_failover_mid_party_keeps_sockets_and_loses_only_unreplicated_writes(own
         finally:
             ws.close()
     client.close()
+
+
+def test_make_run_in_cluster_mode_needs_a_node_and_starts_no_engine(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from servers import ROOT
+
+    env = {**os.environ, "REDIS_CLUSTER": "true", "REDIS_URL": "", "PORT": "0",
+           "DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "echonest.runner"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    assert "REDIS_URL must name a node" in done.stderr
+    assert not list(tmp_path.glob("appendonly*"))  # no embedded engine was started
