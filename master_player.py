@@ -252,8 +252,13 @@ def master_player_tick_all(now: datetime | None = None, redis_client: redis.Redi
         nest_ids = shares.nest_ids()
     else:
         nest_ids = _nest_ids(client)
-    due = set(db_module.due_nests(client, nest_ids, now))
-    listeners = live_member_counts(client, nest_ids)
+    if keys.cluster_layout():
+        from echonest.per_nest import due_and_live
+
+        due, listeners = due_and_live(client, nest_ids, now.timestamp())
+    else:
+        due = set(db_module.due_nests(client, nest_ids, now))
+        listeners = live_member_counts(client, nest_ids)
     active = [n for n in nest_ids if n in due or (CONF.USE_BENDER and listeners[n] > 0)]
     summary: dict[str, Any] = {"nests": len(nest_ids), "due": sorted(due), "advanced": [],
                                "locked_out": [], "bender_added": 0, "errors": {}}

@@ -86,3 +86,43 @@ def _pipeline(node_client: redis.Redis, sha: str, calls: list, chunk: list[int])
         keys_, args = calls[index]
         pipe.evalsha(sha, len(keys_), *keys_, *args)
     return pipe.execute(raise_on_error=False)
+
+
+# The player's two per-nest reads in one call (cluster layout): is the nest due (its song over,
+# a skip asked, or idle with a queue), and how many members are live. KEYS[1] the nest's
+# now-playing hash (routing); ARGV: now, then the DUE and COUNT scripts' key parts, nest id.
+DUE_AND_LIVE = """
+local now, head, id = tonumber(ARGV[1]), ARGV[2], ARGV[8]
+local due = 0
+local np = redis.call('HMGET', head .. id .. ARGV[3], 'id', 'endtime', 'paused')
+if np[1] then
+  if (np[3] ~= '1' and tonumber(np[2]) and tonumber(np[2]) <= now)
+      or redis.call('GET', head .. id .. ARGV[4]) == np[1] then
+    due = 1
+  end
+elseif redis.call('ZCARD', head .. id .. ARGV[5]) > 0 then
+  due = 1
+end
+local live = 0
+for _, email in ipairs(redis.call('SMEMBERS', head .. id .. ARGV[6])) do
+  live = live + redis.call('EXISTS', head .. id .. ARGV[7] .. email)
+end
+return {due, live}
+"""
+
+
+def due_and_live(client: Any, nest_ids: list[str], now_ts: float) -> tuple[set[str],
+                                                                          dict[str, int]]:
+    """(due nest ids, live member count per nest): the player pass's reads, one call per
+    nest, one pipeline per shard (cluster layout; one server keeps its batch scripts)."""
+    from echonest import keys
+
+    head, _ = keys.nest_key("\0", keys.NOW_PLAYING).split("\0")
+    tails = [keys.nest_key("\0", k).split("\0")[1]
+             for k in (keys.NOW_PLAYING, keys.SKIP, keys.PRIORITY_QUEUE, keys.MEMBERS)]
+    member_tail = keys.member_key("\0", "").split("\0")[1]
+    found = run(client, DUE_AND_LIVE, [
+        ([keys.nest_key(n, keys.NOW_PLAYING)], [repr(now_ts), head, *tails, member_tail, n])
+        for n in nest_ids])
+    due = {n for n, (is_due, _) in zip(nest_ids, found, strict=True) if int(is_due)}
+    return due, {n: int(live) for n, (_, live) in zip(nest_ids, found, strict=True)}
