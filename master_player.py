@@ -382,7 +382,7 @@ def run(stop_event: threading.Event | None = None,
     client = redis_client or _default_client()
     _start_up(client)
     _start_library_scanner(client, stop)
-    from echonest.player_shares import Shares
+    from echonest.player_shares import Shares, heal_index
 
     shares = Shares(client, lease_ms=int(float(CONF.PLAYER_LEASE_SECONDS or 10) * 1000))
     tick = float(CONF.PLAYER_TICK_SECONDS or 1.0)
@@ -398,6 +398,7 @@ def run(stop_event: threading.Event | None = None,
         try:
             master_player_tick_all(redis_client=client, shares=shares)
             if started >= next_cleanup:
+                heal_index(client)
                 cleanup_tick(utc_now(), client, shares=shares)
                 next_cleanup = started + cleanup_every
             outage.succeeded()

@@ -133,3 +133,19 @@ def index_all(client: Any, nest_ids: list[str]) -> None:
     for nest_id in nest_ids:
         pipe.sadd(keys.player_bucket_nests(player_bucket(nest_id)), nest_id)
     pipe.execute()
+
+
+def heal_index(client: Any) -> bool:
+    """Re-list every nest when the buckets and the registry disagree in size (a bucket set lost
+    with a shard, nests made by an older version). One pipelined count normally; True when it
+    re-listed."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hkeys(keys.NESTS_REGISTRY)
+    for bucket in range(keys.PLAYER_BUCKETS):
+        pipe.scard(keys.player_bucket_nests(bucket))
+    found = pipe.execute()
+    registered = set(found[0]) | {"main"}
+    if sum(found[1:]) >= len(registered):
+        return False
+    index_all(client, sorted(registered))
+    return True

@@ -67,6 +67,18 @@ def test_a_silent_workers_buckets_pass_to_the_others_after_the_lease(r):
     assert not workers[0].held & workers[1].held
 
 
+def test_a_lost_bucket_set_is_rebuilt_from_the_registry(r):
+    from echonest.player_shares import heal_index
+
+    codes = _nests(r, 12)
+    nests.NestManager(r).ensure_main()
+    assert heal_index(r) is False  # in step: one count, nothing rewritten
+    bucket = nests.player_bucket(codes[0])
+    r.delete(keys.player_bucket_nests(bucket))  # e.g. lost with a shard
+    assert heal_index(r) is True
+    assert codes[0] in r.smembers(keys.player_bucket_nests(bucket))
+
+
 def test_a_pass_reads_only_the_workers_share(r, monkeypatch):
     monkeypatch.setitem(CONF._values, "USE_BENDER", False)
     codes = _nests(r, 30)
