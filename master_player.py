@@ -283,6 +283,8 @@ def master_player_tick_all(now: datetime | None = None, redis_client: redis.Redi
 def _current_metas(client: redis.Redis, nest_ids: list[str]) -> dict[str, str | None]:
     """Each nest's metadata as it is now: the registry, or in the cluster layout the nest's
     own alive hash (where touches land), one pipelined read either way."""
+    if not nest_ids:
+        return {}
     if not keys.cluster_layout():
         return dict(zip(nest_ids, client.hmget(keys.NESTS_REGISTRY, nest_ids), strict=True))
     pipe = client.pipeline(transaction=False)
