@@ -102,20 +102,31 @@ def _queue_client(url: str, worker: int, seconds: float, out) -> None:
     out.put(done)
 
 
+class _Recorder:
+    """Stands in for the add-song script: keeps the exact keys and args DB.add_song passes,
+    so the benchmark sends what the web layer sends, batched."""
+
+    def __call__(self, client, nest_id, *, keys_=(), args=(), event="", data=None):
+        base_keys = [keys.nest_guard_key(nest_id), keys.nest_deleting(nest_id),
+                     keys.nest_key(nest_id, keys.VERSION), keys.pubsub_channel(nest_id)]
+        self.call = (base_keys + list(keys_), [nest_id, event, "{}", *args])
+        return 0, "0"
+
+
 def _add_call(code: str, n: int) -> tuple[list[str], list]:
-    nk = keys.nest_key
-    base_keys = [keys.nest_guard_key(code), keys.nest_deleting(code), nk(code, keys.VERSION),
-                 keys.pubsub_channel(code)]
-    body_keys = [nk(code, keys.PRIORITY_QUEUE), nk(code, keys.NOW_PLAYING), nk(code, keys.SKIP),
-                 nk(code, keys.ITEM_COUNTER), nk(code, keys.BENDER_PREVIEW),
-                 nk(code, keys.AIRHORNS), nk(code, keys.VOLUME)]
-    prefixes = [nk(code, keys.queue_item("")), nk(code, keys.queue_votes("")),
-                nk(code, keys.queue_jams("")), nk(code, keys.comments("")),
-                nk(code, keys.bender_filter("")), nk(code, keys.free_horn(""))]
-    uri = f"local:track:b{n}"
-    args = [code, "queue_update", "{}", *prefixes, uri, f"u{n % 7}@x.io", "0", 0, 60,
-            "uri", uri, "title", "Song", "duration", "200"]
-    return base_keys + body_keys, args
+    from db import DB
+    from echonest import queue_scripts
+    from echonest.catalog.track import Track
+
+    real, recorder = queue_scripts.ADD_SONG_SCRIPT, _Recorder()
+    queue_scripts.ADD_SONG_SCRIPT = recorder
+    try:
+        DB(code, init_history_to_redis=False, redis_client=object()).add_song(
+            Track(uri=f"local:track:b{n}", title="Song", artists=("B",), duration=200.0),
+            f"u{n % 7}@x.io")
+    finally:
+        queue_scripts.ADD_SONG_SCRIPT = real
+    return recorder.call
 
 
 def bench_queue(tmp: str, shards: int, clients: int, seconds: float) -> dict:
