@@ -42,7 +42,9 @@ LOCK_MS = 5_000  # a lease: renewed every LOCK_MS/3 while held, so a dead worker
 LOCK_MAX_HOLD_SECONDS = 120.0  # a nest's work wedged this long stops being renewed
 
 # Redis is unreachable (not a bug in a pass): reported once per outage by the run loop.
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+# (A cluster mid-failover answers CLUSTERDOWN / MOVED storms: an outage too, not a bug.)
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterDownError,
+              redis.exceptions.ClusterError)
 
 # Guarded so a worker that listed a nest just before it was deleted cannot recreate its keys.
 _ACQUIRE = QuietableScript("""

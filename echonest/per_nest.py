@@ -47,7 +47,8 @@ def run(client: Any, source: str, calls: list[tuple[list[str], list[Any]]]) -> l
         pending = retry
         if attempt < ATTEMPTS - 1:
             client.nodes_manager.initialize()  # MOVED or a lost node: who owns what now
-    raise redis.exceptions.ClusterError(f"{len(pending)} per-nest calls failed after {ATTEMPTS} tries")
+    raise redis.ConnectionError(f"{len(pending)} per-nest calls failed after {ATTEMPTS} tries "
+                                "(a shard unreachable: failover under way?)")
 
 
 def _run_on_node(client: Any, node: Any, source: str, sha: str, calls: list,
