@@ -13,7 +13,7 @@ WORKDIR /app
 # tools, no browser. Editable, so templates/, static/ and config.yaml are read from /app.
 COPY pyproject.toml README.md ./
 COPY echonest ./echonest
-COPY app.py config.py db.py nests.py master_player.py migrate_keys.py ./
+COPY app.py config.py db.py nests.py master_player.py migrate_keys.py migrate_cluster.py ./
 RUN pip install -e .
 
 COPY config.yaml ./

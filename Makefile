@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test demo-music run test test-faults test-fuzz test-nests test-quick test-all lint bench clean
+.PHONY: install install-test demo-music run test test-faults test-fuzz test-cluster test-nests test-quick test-all lint bench bench-cluster clean
 
 # Idempotent: rebuilds the venv only when pyproject.toml changed. `install` is what running
 # needs (and the demo songs); `install-test` adds the test tools and Debian's chromium (browser
@@ -36,6 +36,12 @@ run: install
 test: install-test
 	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q
 
+# The same engine/nest/player/web tests against a real 3+3 Valkey Cluster on loopback, plus the
+# failover test (test/test_cluster.py; marker `cluster`, left out of `make test`). CI runs it
+# as its own step (.ci/run).
+test-cluster: install-test
+	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q -m cluster
+
 # Kills, restarts and bursts against real processes (test/faults, marker `faults`); minutes.
 test-faults: install-test
 	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q -m faults test/faults
@@ -57,6 +63,9 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/python bench/bench_tick.py
+
+bench-cluster: install
+	$(BIN)/python bench/bench_cluster.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

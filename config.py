@@ -23,6 +23,7 @@ ENV_OVERRIDES = (
     "HOST",
     "PORT",
     "REDIS_URL",
+    "REDIS_CLUSTER",
     "DATA_DIR",
     "WEB_PROCESSES",
     "NESTS_ENABLED",

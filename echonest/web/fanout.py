@@ -1,5 +1,7 @@
 """One Redis pub/sub subscription per web process, fanned out to local WebSocket/SSE listeners.
 
+(Cluster mode: one sharded subscription per shard instead, see echonest/web/shard_pubsub.py.)
+
 A nest's channel is subscribed when its first local listener arrives and released with the last
 (encode/broadcaster style). Each envelope's heavy payload (queue body, now playing) is built once
 per process and serialized once per frame kind; every listener gets the same string object.
@@ -160,10 +162,18 @@ class Fanout:
 
     def __init__(self, client: redis.Redis, reader: NestReader, *,
                  position_seconds: float = 10.0):
-        self._client = _pubsub_client(client)
         self._reader = reader
         self._position_seconds = position_seconds
-        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        from echonest.store import is_cluster
+
+        if is_cluster(client):
+            # Cluster mode: SSUBSCRIBE, one connection per shard (echonest.web.shard_pubsub).
+            from echonest.web.shard_pubsub import ShardedSubscriber
+
+            self._pubsub = ShardedSubscriber(client)
+        else:
+            self._client = _pubsub_client(client)
+            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         self._listeners: dict[str, set[Listener]] = {}
         # Serializes writes on the pub/sub connection (SUBSCRIBE/UNSUBSCRIBE/PING) against
         # each other; the reader thread is the only one that reads from it.
