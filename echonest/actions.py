@@ -16,6 +16,8 @@ from typing import Any
 from echonest import ratelimit
 from echonest.airhorns import AIRHORN_NAMES
 from echonest.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
+from echonest.nest_registry import iso, utc_now
+from echonest.pending import Pending
 from echonest.validation import require_text
 
 MAIN = "main"
@@ -34,7 +36,10 @@ class ActionContext:
     ip: str = ""
     is_api_token: bool = False
     db_factory: Callable[[str], Any] | None = field(default=None, repr=False)
+    # Rate-limit hits the web layer wants checked with the action (echonest.pending).
+    deferred: list = field(default_factory=list, repr=False)
     _db: Any = field(default=None, init=False, repr=False)
+    _pending: Pending | None = field(default=None, init=False, repr=False)
 
     def db(self) -> Any:
         if self._db is None:
@@ -45,7 +50,16 @@ class ActionContext:
 
                 self._db = DB(nest_id=self.nest_id, init_history_to_redis=False,
                               redis_client=self.redis)
+            self._db.pending = self._pending
         return self._db
+
+    def begin(self, touch: str | None) -> Pending:
+        """A fresh Pending for one action, handed to this context's DB."""
+        limits, self.deferred = self.deferred, []
+        self._pending = Pending(limits, touch)
+        if self._db is not None:
+            self._db.pending = self._pending
+        return self._pending
 
 
 # --- argument checks ---------------------------------------------------------------------
@@ -89,7 +103,11 @@ def is_moderator(ctx: ActionContext) -> bool:
 
 def _limit(ctx: ActionContext, bucket: str) -> None:
     if not ctx.is_api_token:
-        ratelimit.hit(ctx.redis, ctx.conf, bucket, ctx.user.id)
+        spec = ratelimit.spec(ctx.conf, bucket, ctx.user.id)
+        if ctx._pending is not None:
+            ctx._pending.add_limit(ctx.redis, spec)
+        else:
+            ratelimit.check(ctx.redis, spec)
 
 
 def _now_iso() -> str:
@@ -226,7 +244,17 @@ def dispatch(ctx: ActionContext, action: str, args: dict | None) -> dict:
     if ctx.user is None or not getattr(ctx.user, "id", None):
         raise Unauthorized("Sign in first.")
     handler, touches = ACTIONS[action]
-    result = handler(ctx, args)
-    if touches:
+    # Limits and the activity touch ride along with the action's write (echonest.pending).
+    pending = ctx.begin(iso(utc_now()) if touches else None)
+
+    def touch() -> None:
         ctx.nest_manager.touch_nest(ctx.nest_id)
+
+    try:
+        result = handler(ctx, args)
+    except Exception as exc:
+        pending.refused(exc)
+        pending.settle(ctx.redis, touch, succeeded=False)
+        raise
+    pending.settle(ctx.redis, touch, succeeded=True)
     return result if isinstance(result, dict) else {"result": result}

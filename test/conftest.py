@@ -56,8 +56,11 @@ def r(redis_url):
     """A clean database for every test that touches Redis."""
     from echonest.store import default_client
 
+    from echonest import ratelimit
+
     client = default_client()
     client.flushdb()
+    ratelimit.forget_refusals()
     yield client
     client.flushdb()
 

@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify, request
 from echonest import ratelimit
 from echonest.actions import dispatch
 from echonest.catalog import search_results
-from echonest.errors import InvalidRequest
+from echonest.errors import InvalidRequest, NestGone
 from echonest.web import auth, context, fanout
 from echonest.web.auth import public, sync_readable
 from echonest.web.client_address import anonymous_search_allowed
@@ -113,8 +113,12 @@ def nest_airhorns(code: str):
 
 def _nest_action_view(action: str):
     def view(code: str):
-        nest_id, _ = context.resolve_nest(code)
-        return jsonify(run(nest_id, action, context.json_object()))
+        nest_id, _ = context.resolve_nest(code, for_write=True)
+        try:
+            return jsonify(run(nest_id, action, context.json_object()))
+        except NestGone:
+            context.forget_resolved(nest_id)
+            raise
 
     return view
 

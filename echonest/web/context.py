@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, g, has_request_context, request
 
 from echonest.errors import InvalidRequest, NotFound
 
@@ -93,12 +93,25 @@ def json_object(*, allow_form: bool = False) -> dict[str, Any]:
     return body
 
 
-def resolve_nest(code: Any) -> tuple[str, dict[str, Any]]:
+RESOLVED_SECONDS = 5.0   # how long a write route trusts a code it resolved (see resolve_nest)
+RESOLVED_MAX = 4096
+DEFERRED = "_echonest_deferred_limits"
+
+
+def resolve_nest(code: Any, *, for_write: bool = False) -> tuple[str, dict[str, Any]]:
     """A code/vanity/'main' (any case) → (nest_id, metadata); unknown → NotFound.
 
     Misses count against ``unknown_code_ip`` and an IP over it is refused every lookup, so a
     guesser cannot use hits as an oracle. Only well-formed codes count (not /favicon.ico).
+
+    ``for_write``: the caller's action is a guarded write, which refuses a nest that is gone by
+    itself. Then a code this process resolved in the last RESOLVED_SECONDS is trusted without
+    Redis, and the "is this IP blocked?" check rides along with the write (``action_context``
+    hands it on), so the whole action is one round trip. The metadata returned is then up to
+    that old (writes do not use it).
     """
+    import time
+
     from echonest import ratelimit
     from echonest.nest_names import VANITY_RE, looks_like_code
     from echonest.web.auth import current_user
@@ -108,8 +121,16 @@ def resolve_nest(code: Any) -> tuple[str, dict[str, Any]]:
     text = code.strip() if isinstance(code, str) else ""
     plausible = bool(text) and (looks_like_code(text.upper(), int(conf().NEST_CODE_LENGTH or 5))
                                 or bool(VANITY_RE.match(text.lower())))
-    if plausible and not exempt:
-        ratelimit.hit(redis(), conf(), "unknown_code_ip", client_ip(), cost=0)
+    guess_check = (ratelimit.spec(conf(), "unknown_code_ip", client_ip(), cost=0)
+                   if plausible and not exempt else None)
+    resolved = state().setdefault("resolved", {})
+    if for_write:
+        known = resolved.get(text.lower())
+        if known is not None and known[0] > time.monotonic():
+            if guess_check is not None:
+                g.setdefault(DEFERRED, []).append(guess_check)
+            return known[1], known[2]
+    ratelimit.check(redis(), guess_check)
     manager = nest_manager()
     nest_id = manager.resolve_code(text) if plausible or text.lower() == "main" else None
     meta = manager.get_nest(nest_id) if nest_id else None
@@ -117,7 +138,17 @@ def resolve_nest(code: Any) -> tuple[str, dict[str, Any]]:
         if plausible and not exempt:
             ratelimit.hit(redis(), conf(), "unknown_code_ip", client_ip())
         raise NotFound("No nest has that code.")
+    if len(resolved) >= RESOLVED_MAX:
+        resolved.clear()
+    resolved[text.lower()] = (time.monotonic() + RESOLVED_SECONDS, nest_id, meta)
     return nest_id, meta
+
+
+def forget_resolved(nest_id: str) -> None:
+    """A write found the nest gone: stop trusting every code that led to it."""
+    resolved = state().get("resolved") or {}
+    for text in [t for t, known in resolved.items() if known[1] == nest_id]:
+        resolved.pop(text, None)
 
 
 def action_context(nest_id: str, user: Any = None, *, is_api_token: bool | None = None) -> Any:
@@ -126,9 +157,10 @@ def action_context(nest_id: str, user: Any = None, *, is_api_token: bool | None 
     from echonest.web.auth import current_user
 
     user = user if user is not None else current_user()
+    deferred = g.pop(DEFERRED, []) if has_request_context() else []
     return ActionContext(
         nest_id=nest_id, user=user, redis=redis(), catalog=catalog(),
         nest_manager=nest_manager(), conf=conf(), ip=client_ip(),
         is_api_token=bool(user and user.kind == "token") if is_api_token is None
         else is_api_token,
-        db_factory=db)
+        db_factory=db, deferred=deferred)
