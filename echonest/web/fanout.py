@@ -164,6 +164,11 @@ class Fanout:
         self._position_seconds = position_seconds
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         self._listeners: dict[str, set[Listener]] = {}
+        # Per nest: the newest queue body read (its "version" says which state it shows) and
+        # the newest body version every local listener has been sent. A queue_update whose
+        # change that body already shows costs nothing: no read, no serialization, no frame.
+        self._bodies: dict[str, dict] = {}
+        self._sent: dict[str, int] = {}
         # Serializes writes on the pub/sub connection (SUBSCRIBE/UNSUBSCRIBE/PING) against
         # each other; the reader thread is the only one that reads from it.
         self._lock = threading.Lock()
@@ -190,6 +195,7 @@ class Fanout:
             local.discard(listener)
             if not local:
                 del self._listeners[listener.nest_id]
+                self._forget(listener.nest_id)
                 try:
                     self._pubsub.unsubscribe(channel)
                 except redis.RedisError:
@@ -198,9 +204,30 @@ class Fanout:
     def listener_count(self, nest_id: str) -> int:
         return len(self._listeners.get(nest_id, ()))
 
-    def initial_frames(self, nest_id: str, kind: str) -> list[str]:
-        """Current state (queue_update, now_playing) for a new connection, one frame each."""
+    def _forget(self, nest_id: str) -> None:
+        self._bodies.pop(nest_id, None)
+        self._sent.pop(nest_id, None)
+
+    def queue_body(self, nest_id: str, version: int) -> dict:
+        """The queue body showing at least ``version``: the one last read if it does, else a
+        fresh read (one read then serves every event up to the version it shows)."""
+        cached = self._bodies.get(nest_id)
+        if cached is not None and int(cached.get("version") or 0) >= version:
+            return cached
         body = self._reader.queue_body(nest_id)
+        latest = self._bodies.get(nest_id)
+        if (nest_id in self._listeners and (latest is None or int(body.get("version") or 0)
+                                            >= int(latest.get("version") or 0))):
+            self._bodies[nest_id] = body
+        return body
+
+    def initial_frames(self, nest_id: str, kind: str) -> list[str]:
+        """Current state (queue_update, now_playing) for a new connection, one frame each.
+
+        A burst of joiners costs one version read each, not a queue rebuild each: the body
+        the fan-out last read is reused while the nest's version has not moved.
+        """
+        body = self.queue_body(nest_id, self._reader.version(nest_id))
         version = int(body.get("version") or 0)
         queue_env = events.envelope(events.QUEUE_UPDATE, nest_id, version, body)
         playing_env = events.envelope(events.NOW_PLAYING, nest_id, version,
@@ -274,6 +301,7 @@ class Fanout:
                 if self._listeners:
                     self._pubsub.ping()  # reconnects (and resubscribes) now, or raises
             for nest_id in list(self._listeners):
+                self._forget(nest_id)  # whatever we held may predate the outage
                 version = self._reader.version(nest_id)
                 for event in (events.QUEUE_UPDATE, events.NOW_PLAYING):
                     self.dispatch(events.dumps(events.envelope(event, nest_id, version)))
@@ -297,6 +325,8 @@ class Fanout:
             self._deliver({**env, "event": events.QUEUE_UPDATE, "data": {}}, local)
 
     def _deliver(self, env: dict, local: list) -> None:
+        if env["event"] == events.QUEUE_UPDATE and env["v"] <= self._sent.get(env["nest"], -1):
+            return  # every local listener already holds a body showing this change
         frames = self._frames_for(env, {lst.kind for lst in local})
         if frames is None:
             return
@@ -304,12 +334,18 @@ class Fanout:
             listener.deliver(frames.frame(listener.kind))
             if env["event"] == events.NEST_DELETED:
                 listener.end("nest_deleted")
+        if env["event"] == events.QUEUE_UPDATE:
+            shown = int(frames.env["data"].get("version") or 0)
+            if env["nest"] in self._listeners:
+                self._sent[env["nest"]] = max(shown, self._sent.get(env["nest"], -1))
+        elif env["event"] == events.NEST_DELETED:
+            self._forget(env["nest"])
 
     def _frames_for(self, env: dict, kinds: set[str]) -> FrameSet | None:
         nest_id, event = env["nest"], env["event"]
         try:
             if event == events.QUEUE_UPDATE:
-                body = self._reader.queue_body(nest_id)
+                body = self.queue_body(nest_id, env["v"])
                 env = {**env, "data": body}
                 return FrameSet(env, legacy_queue(body) if SSE_LEGACY in kinds else None)
             if event == events.NOW_PLAYING:
