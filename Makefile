@@ -3,38 +3,49 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install run test test-nests test-quick test-all lint bench clean
+.PHONY: install install-test run test test-faults test-nests test-quick test-all lint bench clean
 
-# Idempotent: rebuilds the venv only when pyproject.toml changed, installs Debian's
-# chromium (for the browser tests) only when it is missing.
+# Idempotent: rebuilds the venv only when pyproject.toml changed. `install` is what running
+# needs; `install-test` adds the test tools and Debian's chromium (browser tests) when missing.
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(STAMP)
+
+install-test: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@scripts/install_chromium.sh
-	@touch $(STAMP)
+	@touch $(TEST_STAMP)
 
 run: install
 	$(BIN)/python -m echonest.runner
 
-test: install
+test: install-test
 	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q
 
-test-nests: install
+# Kills, restarts and bursts against real processes (test/faults, marker `faults`); minutes.
+test-faults: install-test
+	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q -m faults test/faults
+
+test-nests: install-test
 	scripts/test_nests.sh
 
-test-quick: install
+test-quick: install-test
 	SKIP_SPOTIFY_PREFETCH=1 $(BIN)/python -m pytest -q test/test_nests.py
 
 test-all: test
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 
-bench: install
+bench: install-test
 	$(BIN)/python bench/bench_tick.py
 
 clean:

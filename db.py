@@ -31,7 +31,7 @@ from typing import Any
 import redis
 
 from config import CONF
-from echonest import keys, player_scripts, queue_scripts, user_names
+from echonest import keys, player_scripts, queue_scripts, skip_votes, user_names
 from echonest.airhorns import AIRHORN_NAMES
 from echonest.atomic import GuardedScript, apply, current_version
 from echonest.catalog.library import audio_url
@@ -86,7 +86,7 @@ class DB:
     def _run(self, script: GuardedScript, args: list[Any], event: str = QUEUE_UPDATE):
         script_keys = [self._key(k) for k in (
             keys.PRIORITY_QUEUE, keys.NOW_PLAYING, keys.SKIP, keys.ITEM_COUNTER,
-            keys.BENDER_PREVIEW, keys.AIRHORNS, keys.VOLUME)]
+            keys.BENDER_PREVIEW, keys.AIRHORNS, keys.VOLUME, keys.PLAY_HISTORY)]
         prefixes = [self._key(f("")) for f in (
             keys.queue_item, keys.queue_votes, keys.queue_jams, keys.comments,
             keys.bender_filter, keys.free_horn)]
@@ -96,7 +96,8 @@ class DB:
 
     def _read(self, queue: bool = False, playing: bool = False, item_id: str = "") -> list:
         script_keys = [self._key(k) for k in (
-            keys.PRIORITY_QUEUE, keys.NOW_PLAYING, keys.SKIP, keys.BENDER_PREVIEW, keys.VERSION)]
+            keys.PRIORITY_QUEUE, keys.NOW_PLAYING, keys.SKIP, keys.BENDER_PREVIEW, keys.VERSION,
+            keys.SKIP_VOTES, keys.SKIP_VOTERS)]
         args = [self._key(f("")) for f in (keys.queue_item, keys.queue_jams, keys.comments)]
         args += ["1" if queue else "0", "1" if playing else "0", item_id,
                  self._key(keys.queue_votes(""))]
@@ -104,7 +105,7 @@ class DB:
 
     # --- reads -------------------------------------------------------------------------------
     def queue_items(self) -> list[dict]:
-        _, _, queue, _, _ = self._read(queue=True)
+        _, _, queue, *_ = self._read(queue=True)
         return self._with_audio([item for item in map(item_from_entry, queue or []) if item])
 
     def _with_audio(self, items: list[dict | None]) -> list[dict | None]:
@@ -119,7 +120,7 @@ class DB:
         return user_names.lookup(self.redis, user_ids)
 
     def queue_body(self, now: Any = None) -> dict:
-        version, preview, queue, _, _ = self._read(queue=True)
+        version, preview, queue, *_ = self._read(queue=True)
         items = [item for item in map(item_from_entry, queue or []) if item]
         preview_row = _preview(preview)
         self._with_audio([*items, preview_row])
@@ -133,10 +134,11 @@ class DB:
 
     def now_playing(self, now: Any = None) -> dict:
         now_ts = epoch(now)
-        _, _, _, (np_flat, skip, entry), _ = self._read(playing=True)
+        _, _, _, (np_flat, skip, entry), _, votes = self._read(playing=True)
         state, item = pairs(np_flat), item_from_entry(entry)
         if item is None or not state.get("id") or skip == state["id"]:
             return {"paused": False, "now": iso(now_ts)}
+        vote_hash, voters = votes if votes else ([], 0)
         duration = float(state.get("duration") or 0)
         paused = state.get("paused") == "1"
         if paused:
@@ -148,6 +150,7 @@ class DB:
         self._with_audio([item])
         return {**item, "starttime": iso(start), "endtime": iso(start + duration),
                 "pos": pos, "paused": paused, "now": iso(now_ts),
+                "skip_votes": skip_votes.tally(pairs(vote_hash), int(voters or 0), state["id"]),
                 "users": self.names(user_names.ids_in([item]))}
 
     def get_item(self, item_id: Any) -> dict | None:
@@ -161,8 +164,10 @@ class DB:
         return int(self.redis.zcard(self._key(keys.PRIORITY_QUEUE)))
 
     def queued_uris(self) -> set[str]:
-        return set(queue_scripts.READ_URIS(self.redis, [self._key(keys.PRIORITY_QUEUE)],
-                                           [self._key(keys.queue_item(""))]))
+        """URIs queued or playing right now (neither may be queued again)."""
+        return set(queue_scripts.READ_URIS(
+            self.redis, [self._key(keys.PRIORITY_QUEUE), self._key(keys.NOW_PLAYING)],
+            [self._key(keys.queue_item(""))]))
 
     def version(self) -> int:
         return current_version(self.redis, self.nest_id)
@@ -190,7 +195,10 @@ class DB:
         return horns
 
     # --- queue writes ------------------------------------------------------------------------
-    def add_song(self, track: Track, user: str, *, auto: bool = False, now: Any = None) -> dict:
+    def add_song(self, track: Track, user: str, *, auto: bool = False, now: Any = None,
+                 max_per_person: int = 0, no_repeat_hours: float = 0) -> dict:
+        """Queue a song. ``max_per_person`` / ``no_repeat_hours`` are the nest's hygiene
+        settings (0 = off), checked in the same atomic step as the add (human adds only)."""
         fields = track_fields(track)
         user = check_user(user)
         if not isinstance(auto, bool):
@@ -198,18 +206,22 @@ class DB:
         fields["added_at"] = iso(epoch(now))
         depth = 0 if self.nest_id == "main" else int(CONF.NEST_MAX_QUEUE_DEPTH)
         flat = [v for pair in fields.items() for v in pair]
+        repeat_since = epoch(now) - float(no_repeat_hours) * 3600 if no_repeat_hours else 0
         _, item_id = self._run(queue_scripts.ADD_SONG_SCRIPT, [
             fields["uri"], user, "1" if auto else "0", depth, int(CONF.BENDER_FILTER_SECONDS),
-            *flat])
+            int(max_per_person or 0), repr(float(repeat_since)), *flat])
         return {"id": str(item_id), **fields, "duration": float(fields["duration"]),
                 "user": user, "vote": 0, "votes": {}, "jam": [], "comments": [], "auto": auto}
 
-    def vote(self, item_id: Any, user: str, up: bool) -> dict:
+    def vote(self, item_id: Any, user: str, up: bool, *, floor: int = 0) -> dict | None:
+        """Vote; returns the item, or None when the vote took it to ``floor`` (< 0) and the
+        song left the queue in the same step."""
         item_id, user = check_item_id(item_id), check_user(user)
         if not isinstance(up, bool):
             raise InvalidRequest("up must be true or false")
-        _, entry = self._run(queue_scripts.VOTE_SCRIPT, [item_id, user, 1 if up else -1])
-        return item_from_entry(entry)
+        _, entry = self._run(queue_scripts.VOTE_SCRIPT,
+                             [item_id, user, 1 if up else -1, int(floor or 0)])
+        return item_from_entry(entry) if entry else None
 
     def jam(self, item_id: Any, user: str) -> bool:
         item_id, user = check_item_id(item_id), check_user(user)
@@ -223,13 +235,17 @@ class DB:
         self._run(queue_scripts.COMMENT_SCRIPT, [item_id, json.dumps(comment, ensure_ascii=False)])
         return comment
 
-    def remove(self, item_id: Any, user: str, *, is_admin: bool = False) -> None:
+    def remove(self, item_id: Any, user: str, *, is_admin: bool = False,
+               allowed: bool = False) -> None:
+        """``allowed``: the caller already decided ``user`` may remove others' songs here
+        (a host, or the nest's remove_mode says anyone)."""
         item_id, user = check_item_id(item_id), check_user(user)
-        self._run(queue_scripts.REMOVE_SCRIPT, [item_id, user, self._admin(is_admin)])
+        flag = "1" if allowed is True else self._admin(is_admin)
+        self._run(queue_scripts.REMOVE_SCRIPT, [item_id, user, flag])
 
-    def clear(self, user: str, *, is_admin: bool = False) -> int:
+    def clear(self, user: str, *, is_admin: bool = False, allowed: bool = False) -> int:
         """Empty the queue (not the playing song); returns how many songs were removed."""
-        args = [check_user(user), self._admin(is_admin)]
+        args = [check_user(user), "1" if allowed is True else self._admin(is_admin)]
         _, removed = self._run(queue_scripts.CLEAR_SCRIPT, args)
         return int(removed)
 

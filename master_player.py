@@ -5,15 +5,22 @@ that also runs ``cleanup_tick`` every NEST_CLEANUP_INTERVAL_SECONDS. Several wor
 against one Redis: a per-nest lock (SET NX PX with an owner token, compare-and-delete release)
 makes sure only one of them touches a nest at a time. Idle nests cost no extra round trips:
 the due check and the listener counts are each one pipelined batch for all nests.
+
+The lock is a short lease (LOCK_MS) that a keeper thread renews while the worker still works on
+the nest, so a worker that dies holding it freezes that nest for seconds, not minutes. A Redis
+outage is one log line when it starts and one when a whole pass succeeds again, never a
+traceback per pass; and the worker stops when the runner that started it is gone.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import secrets
 import signal
 import threading
 import time
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -25,11 +32,16 @@ from echonest import keys
 from echonest.errors import NestGone
 from echonest.membership import QuietableScript, live_member_counts
 from echonest.nest_registry import as_utc, decode_metadata, utc_now
+from echonest.parent_watch import parent_gone
 from nests import MAIN_NEST_ID, NestManager, should_delete_nest
 
 log = logging.getLogger("master_player")
 
-LOCK_MS = 30_000  # longer than any one nest's advance + Bender fill, short enough to recover
+LOCK_MS = 5_000  # a lease: renewed every LOCK_MS/3 while held, so a dead worker's frees fast
+LOCK_MAX_HOLD_SECONDS = 120.0  # a nest's work wedged this long stops being renewed
+
+# Redis is unreachable (not a bug in a pass): reported once per outage by the run loop.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 # Guarded so a worker that listed a nest just before it was deleted cannot recreate its keys.
 _ACQUIRE = QuietableScript("""
@@ -41,6 +53,18 @@ quiet = true
 _RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+# Every lease this worker holds, renewed in one round trip; ARGV = tokens..., ttl_ms.
+_RENEW_LUA = """
+local renewed = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i] then
+    redis.call('PEXPIRE', key, ARGV[#ARGV])
+    renewed = renewed + 1
+  end
+end
+return renewed
 """
 
 
@@ -59,6 +83,73 @@ def release_lock(client: redis.Redis, nest_id: str, token: str) -> bool:
     return bool(client.eval(_RELEASE_LUA, 1, lock_key(nest_id), token))
 
 
+class LeaseKeeper:
+    """Renews the nest leases one worker holds, from a thread that lives while any is held.
+
+    The thread dies with the worker process, so a SIGKILLed worker's lease simply expires
+    within LOCK_MS; a worker whose nest pass is wedged past LOCK_MAX_HOLD_SECONDS lets go.
+    """
+
+    def __init__(self, client: redis.Redis, ttl_ms: int = LOCK_MS):
+        self.client, self.ttl_ms = client, int(ttl_ms)
+        self._held: dict[str, tuple[str, float]] = {}
+        self._mutex = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, nest_id: str, token: str) -> None:
+        with self._mutex:
+            self._held[nest_id] = (token, time.monotonic())
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lease-keeper",
+                                                daemon=True)
+                self._thread.start()
+
+    def drop(self, nest_id: str) -> None:
+        with self._mutex:
+            self._held.pop(nest_id, None)
+
+    def renew(self) -> int:
+        """One round trip renewing every lease still ours; how many were."""
+        now = time.monotonic()
+        with self._mutex:
+            for nest_id, (_, since) in list(self._held.items()):
+                if now - since > LOCK_MAX_HOLD_SECONDS:
+                    log.warning("nest %s held for over %.0f s; no longer renewing its lock",
+                                nest_id, LOCK_MAX_HOLD_SECONDS)
+                    del self._held[nest_id]
+            held = list(self._held.items())
+        if not held:
+            return 0
+        lock_keys = [lock_key(nest_id) for nest_id, _ in held]
+        tokens = [token for _, (token, _) in held]
+        return int(self.client.eval(_RENEW_LUA, len(lock_keys), *lock_keys, *tokens,
+                                    self.ttl_ms))
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.ttl_ms / 3000)
+            with self._mutex:
+                if not self._held:
+                    self._thread = None
+                    return
+            try:
+                self.renew()
+            except redis.RedisError:
+                pass  # an outage: the run loop reports it; the lease may lapse meanwhile
+
+
+_keepers: weakref.WeakKeyDictionary[redis.Redis, LeaseKeeper] = weakref.WeakKeyDictionary()
+_keepers_mutex = threading.Lock()
+
+
+def lease_keeper(client: redis.Redis) -> LeaseKeeper:
+    with _keepers_mutex:
+        keeper = _keepers.get(client)
+        if keeper is None:
+            keeper = _keepers[client] = LeaseKeeper(client)
+        return keeper
+
+
 def _nest_ids(client: redis.Redis) -> list[str]:
     ids = client.hkeys(keys.NESTS_REGISTRY)
     return ids if MAIN_NEST_ID in ids else [MAIN_NEST_ID, *ids]
@@ -75,6 +166,8 @@ def _record_play(client: redis.Redis, nest_id: str, finished: dict, now: datetim
         return
     try:
         record_play(client, nest_id, finished, now)
+    except REDIS_DOWN:
+        raise
     except Exception:
         log.exception("could not record a play in nest %s", nest_id)
 
@@ -86,6 +179,8 @@ def _fill(db: Any, catalog: Any, meta: dict[str, Any], now: datetime, listeners:
         return 0
     try:
         return len(fill_nest(db, catalog, meta, now, listeners) or [])
+    except REDIS_DOWN:
+        raise
     except Exception:
         log.exception("bender failed in nest %s", db.nest_id)
         return 0
@@ -120,6 +215,8 @@ def _tick_nest(client: redis.Redis, nest_id: str, meta: dict[str, Any], now: dat
     if not acquire_lock(client, nest_id, token):
         summary["locked_out"].append(nest_id)
         return
+    keeper = lease_keeper(client)
+    keeper.hold(nest_id, token)
     try:
         db = db_module.DB(nest_id, init_history_to_redis=False, redis_client=client)
         if is_due:
@@ -132,6 +229,7 @@ def _tick_nest(client: redis.Redis, nest_id: str, meta: dict[str, Any], now: dat
             if catalog is not None:
                 summary["bender_added"] += _fill(db, catalog, meta, now, listeners)
     finally:
+        keeper.drop(nest_id)
         release_lock(client, nest_id, token)
 
 
@@ -156,6 +254,8 @@ def master_player_tick_all(now: datetime | None = None, redis_client: redis.Redi
                        nest_id in due, listeners[nest_id], catalogs, summary)
         except NestGone:
             continue  # deleted mid-pass
+        except REDIS_DOWN:
+            raise  # not this nest's fault: the run loop reports the outage once
         except Exception as exc:
             log.exception("player pass failed for nest %s", nest_id)
             summary["errors"][nest_id] = repr(exc)
@@ -168,6 +268,8 @@ def cleanup_tick(now: datetime, redis_client: redis.Redis | None = None) -> list
     manager = NestManager(client)
     try:
         manager.finish_deletes(now=as_utc(now))
+    except REDIS_DOWN:
+        raise
     except Exception:
         log.exception("could not finish interrupted nest deletes")
     metas = {nest_id: _metadata(raw, nest_id)
@@ -190,6 +292,8 @@ def cleanup_tick(now: datetime, redis_client: redis.Redis | None = None) -> list
             # Re-checked inside the delete step: someone may have joined since we looked.
             if manager.delete_nest(nest_id, only_if_idle_since=meta.get("last_activity")):
                 deleted.append(nest_id)
+        except REDIS_DOWN:
+            raise
         except Exception:
             log.exception("could not delete idle nest %s", nest_id)
     if deleted:
@@ -210,9 +314,31 @@ def nest_cleanup_loop(stop_event: threading.Event | None = None, interval: float
         stop.wait(wait)
 
 
+class OutageLog:
+    """One line when Redis becomes unreachable and one when a whole pass succeeds again."""
+
+    def __init__(self, logger: logging.Logger = log):
+        self.log = logger
+        self.down_since: float | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            self.log.warning("Redis unreachable (%s); the player waits for it", exc)
+
+    def succeeded(self) -> None:
+        if self.down_since is not None:
+            self.log.warning("Redis connection back after %.0f s; the player carries on",
+                             time.monotonic() - self.down_since)
+            self.down_since = None
+
+
 def run(stop_event: threading.Event | None = None,
-        redis_client: redis.Redis | None = None) -> None:
-    """The worker loop: a player pass every PLAYER_TICK_SECONDS, cleanup every interval."""
+        redis_client: redis.Redis | None = None, parent_pid: int | None = None) -> None:
+    """The worker loop: a player pass every PLAYER_TICK_SECONDS, cleanup every interval.
+
+    Ends when ``stop_event`` is set or when ``parent_pid`` (the runner) is gone.
+    """
     stop = stop_event or threading.Event()
     client = redis_client or _default_client()
     _start_up(client)
@@ -220,18 +346,23 @@ def run(stop_event: threading.Event | None = None,
     tick = float(CONF.PLAYER_TICK_SECONDS or 1.0)
     cleanup_every = float(CONF.NEST_CLEANUP_INTERVAL_SECONDS or 60)
     next_cleanup = time.monotonic()
+    outage = OutageLog()
     while not stop.is_set():
+        if parent_gone(parent_pid):
+            log.warning("runner %s is gone; stopping", parent_pid)
+            stop.set()  # and the background threads (the library scanner) with us
+            return
         started = time.monotonic()
         try:
             master_player_tick_all(redis_client=client)
+            if started >= next_cleanup:
+                cleanup_tick(utc_now(), client)
+                next_cleanup = started + cleanup_every
+            outage.succeeded()
+        except REDIS_DOWN as exc:
+            outage.failed(exc)
         except Exception:
             log.exception("player pass failed")
-        if started >= next_cleanup:
-            next_cleanup = started + cleanup_every
-            try:
-                cleanup_tick(utc_now(), client)
-            except Exception:
-                log.exception("nest cleanup pass failed")
         stop.wait(max(0.05, tick - (time.monotonic() - started)))
 
 
@@ -270,13 +401,17 @@ def _default_client() -> redis.Redis:
     return default_client()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m master_player")
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="stop when this process goes away (set by the runner)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     log.info("player worker started")
-    run(stop)
+    run(stop, parent_pid=args.parent_pid)
     log.info("player worker stopped")
 
 

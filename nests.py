@@ -212,9 +212,14 @@ class NestManager:
         raise EchoNestError("could not find a free nest code, try again", code="busy", status=503)
 
     def create_nest(self, creator_email: str, name: str | None = None,
-                    seed_uri: str | None = None, *, now: datetime | None = None
-                    ) -> dict[str, Any]:
+                    seed_uri: str | None = None, *, now: datetime | None = None,
+                    ip: str | None = None, exempt: bool = False) -> dict[str, Any]:
+        """A new temporary nest. Caps on *active* nests: NEST_MAX_ACTIVE in all and, for a
+        request from outside (``ip`` given: the web layer), NEST_MAX_ACTIVE_PER_USER per
+        creator and NEST_MAX_ACTIVE_PER_IP per address; ``exempt`` (the operator token) skips
+        every cap. Scripts and the worker pass no ``ip``: they are not a guest to hold back."""
         creator = check_member_id(creator_email)
+        outside = ip is not None
         genre_hint = None
         if name is None:
             used = {meta.get("name") for _, meta in self.list_nests()}
@@ -239,10 +244,23 @@ class NestManager:
             meta.update(id=code, code=code)
             outcome = self._create_script(
                 keys=[keys.NESTS_REGISTRY, keys.nest_code(code), keys.nest_code(code.lower()),
-                      keys.nest_deleting(code)],
-                args=[code, json.dumps(meta), int(self.conf.NEST_MAX_ACTIVE), MAIN_NEST_ID])
+                      keys.nest_deleting(code), keys.NESTS_CREATOR_IP],
+                args=[code, json.dumps(meta), int(self.conf.NEST_MAX_ACTIVE), MAIN_NEST_ID,
+                      creator,
+                      int(self.conf.NEST_MAX_ACTIVE_PER_USER or 0) if outside else 0,
+                      str(ip or "")[:64],
+                      int(self.conf.NEST_MAX_ACTIVE_PER_IP or 0) if outside else 0,
+                      "1" if exempt else "0"])
             if outcome == "OK":
                 return dict(meta)
+            if outcome == "USER_LIMIT":
+                raise NestLimitReached(
+                    f"You already have {int(self.conf.NEST_MAX_ACTIVE_PER_USER)} nests open. "
+                    "Close one (or let it go quiet) before starting another.")
+            if outcome == "IP_LIMIT":
+                raise NestLimitReached(
+                    f"{int(self.conf.NEST_MAX_ACTIVE_PER_IP)} nests are already open from your "
+                    "network. Close one before starting another.")
             if outcome == "LIMIT":
                 limit = int(self.conf.NEST_MAX_ACTIVE)
                 raise NestLimitReached(

@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from echonest import keys
-from echonest.errors import EchoNestError, NestGone, RateLimited
+from echonest.errors import EchoNestError, NestGone, RateLimited, StaleNest
 
 # KEYS[1] registry, KEYS[2] deleting marker, KEYS[3] version key, KEYS[4] channel name.
 # ARGV[1] nest id, ARGV[2] event name ('' = none), ARGV[3] event data JSON.
@@ -34,7 +34,9 @@ end
 # Every guarded call appends one last argument (removed here, before the guard, so bodies never
 # see it): '' or a JSON "pre" step folded into the same round trip — rate-limit checks
 # ({key, limit, ttl, cost, retry, message}: cost 0 only reads, refusing at count >= limit;
-# cost > 0 counts, refusing above limit) and ``touch``, the nest's new last_activity.
+# cost > 0 counts, refusing above limit), ``touch`` (the nest's new last_activity) and ``meta``
+# (the SHA-1 of the nest's registry JSON without last_activity, as the caller decided on it:
+# anything else there refuses with STALENEST before any write).
 PRE = """
 local PRE_RAW = table.remove(ARGV)
 """
@@ -42,6 +44,13 @@ local PRE_RAW = table.remove(ARGV)
 PRE_CHECKS = """
 if PRE_RAW ~= '' then
   local pre = cjson.decode(PRE_RAW)
+  local activity = '"last_activity"%s*:%s*"[^"]*"'
+  if pre.meta then
+    local raw = redis.call('HGET', KEYS[1], nest_id) or ''
+    if redis.sha1hex((string.gsub(raw, activity, ''))) ~= pre.meta then
+      return redis.error_reply('STALENEST metadata changed')
+    end
+  end
   for i, c in ipairs(pre.limits or {}) do
     local count
     if c.cost > 0 then
@@ -57,9 +66,14 @@ if PRE_RAW ~= '' then
   if pre.touch then
     local raw = redis.call('HGET', KEYS[1], nest_id)
     if raw then
-      local meta = cjson.decode(raw)
-      meta['last_activity'] = pre.touch
-      redis.call('HSET', KEYS[1], nest_id, cjson.encode(meta))
+      -- In place, so the rest of the metadata keeps its exact bytes (its fingerprint).
+      local touched, n = string.gsub(raw, '("last_activity"%s*:%s*")[^"]*"', '%1' .. pre.touch .. '"', 1)
+      if n == 0 then
+        local meta = cjson.decode(raw)
+        meta['last_activity'] = pre.touch
+        touched = cjson.encode(meta)
+      end
+      redis.call('HSET', KEYS[1], nest_id, touched)
     end
   end
 end
@@ -131,6 +145,8 @@ class GuardedScript:
 def translate_error(exc: redis.ResponseError) -> Exception:
     """Turn a script's error_reply into the matching domain error."""
     text = str(exc)
+    if "STALENEST" in text:
+        return StaleNest("the nest's metadata changed")
     if "RATELIMITED " in text:
         index, retry, message = text.split("RATELIMITED ", 1)[1].split(" ", 2)
         refused = RateLimited(message, retry_after=int(retry))

@@ -57,6 +57,13 @@ class NestGone(EchoNestError):
     code, status = "not_found", 404
 
 
+class StaleNest(EchoNestError):
+    """A write found the nest's metadata changed since the caller read it (a cached read):
+    nothing was written; the caller runs the action again on a fresh read. Never shown."""
+
+    code, status = "conflict", 409
+
+
 class RateLimited(EchoNestError):
     code, status = "rate_limited", 429
 
@@ -69,6 +76,12 @@ class NestLimitReached(EchoNestError):
     code, status = "nest_limit_reached", 429
 
 
+class Unavailable(EchoNestError):
+    """503: the server cannot take this request right now (storage busy or unreachable)."""
+
+    code, status = "unavailable", 503
+
+
 class RangeNotSatisfiable(EchoNestError):
     """416: a Range header this file cannot answer (past the end, several ranges, malformed)."""
 
@@ -79,3 +92,34 @@ class CatalogError(EchoNestError):
     """A provider failed or is backing off; the queue and player carry on."""
 
     code, status = "catalog_unavailable", 503
+
+
+# --- hosts and moderation (issue 9): refusals that name the nest setting that refused -------
+class InviteRequired(Forbidden):
+    code = "invite_required"
+
+
+class Kicked(Forbidden):
+    """A host removed this user; they may rejoin after ``until`` (a ban has no end)."""
+
+    code = "kicked"
+
+
+class Banned(Forbidden):
+    code = "banned"
+
+
+class PerPersonLimit(Conflict):
+    code = "per_person_limit"
+
+
+class SongTooLong(Forbidden):
+    code = "song_too_long"
+
+
+class RecentlyPlayed(Conflict):
+    code = "recently_played"
+
+
+class AddsClosed(Forbidden):
+    code = "adds_closed"

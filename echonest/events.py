@@ -18,10 +18,11 @@ AIRHORN = "airhorn"
 VOLUME = "volume"
 NEST_UPDATE = "nest_update"
 NEST_DELETED = "nest_deleted"
+MEMBER_KICKED = "member_kicked"  # {user, ban, until}: that user's connections close
 
 EVENT_NAMES = frozenset(
     {QUEUE_UPDATE, NOW_PLAYING, PLAYER_POSITION, MEMBER_UPDATE, AIRHORN, VOLUME, NEST_UPDATE,
-     NEST_DELETED}
+     NEST_DELETED, MEMBER_KICKED}
 )
 
 

@@ -183,6 +183,25 @@ def sync_link_of(owner_id: str) -> str:
     return f"NESTS|sync-link-of:{owner_id}"
 
 
+def session_revoked(session_id: str) -> str:
+    """Marks a signed-out session id (TTL = the session lifetime): its cookie is refused."""
+    return f"NESTS|session-revoked:{session_id}"
+
+
+# Temporary nest id → the address that created it (hash), for the per-address cap on active
+# nests. Never shown to anyone; entries of deleted nests are dropped on the next create.
+NESTS_CREATOR_IP = "NESTS|creator-ip"
+
+
+# Hosts and moderation (issue 9). Skip-by-vote state for the playing song: a hash (item → the
+# playing id the votes are for, needed → votes the last count asked for) and the voters' set.
+SKIP_VOTES = "MISC|skip-votes"
+SKIP_VOTERS = "MISC|skip-voters"
+BLOCKED = "MOD|blocked"        # hash user id → "ban" | epoch seconds a kick lasts until
+HOST_LINK = "MOD|host-link"    # the secret of the nest's host link (string)
+INVITES = "MOD|invites"        # hash invite token → JSON {by, at}
+ADMITTED = "MOD|admitted"      # set of user ids an invite admitted to an invite-only nest
+
 # Music library (echonest/catalog/library): the index every process reads, written by one
 # scanner at a time. Global: the library belongs to the install, not to a nest.
 LIBRARY_TRACKS = "LIBRARY|tracks"          # hash track id → JSON record

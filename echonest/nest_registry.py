@@ -18,17 +18,49 @@ from echonest.membership import QuietableScript
 log = logging.getLogger(__name__)
 
 # KEYS[1] registry, KEYS[2] code lookup, KEYS[3] lower-case lookup (a vanity code that would
-# shadow the code), KEYS[4] the code's deleting marker.
-# ARGV[1] nest id, ARGV[2] metadata JSON, ARGV[3] max active temporary nests, ARGV[4] main id.
+# shadow the code), KEYS[4] the code's deleting marker, KEYS[5] nest id → creator's address.
+# ARGV[1] nest id, ARGV[2] metadata JSON, ARGV[3] max active temporary nests, ARGV[4] main id,
+# ARGV[5] creator id, ARGV[6] max active per creator (0 = none), ARGV[7] creator's address
+# ('' = unknown), ARGV[8] max active per address (0 = none), ARGV[9] '1' = exempt from every
+# cap (the operator token: guests filling the slots must never lock the operator out).
+# Addresses of deleted nests are dropped here, lazily: the registry is the truth.
 CREATE_LUA = """
-local active = redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], ARGV[4])
-if active >= tonumber(ARGV[3]) then return 'LIMIT' end
+if ARGV[9] ~= '1' then
+  local active = redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], ARGV[4])
+  if active >= tonumber(ARGV[3]) then return 'LIMIT' end
+  local per_user = tonumber(ARGV[6])
+  if per_user > 0 then
+    local mine = 0
+    for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
+      local ok, meta = pcall(cjson.decode, raw)
+      if ok and type(meta) == 'table' and meta.created_by == ARGV[5]
+         and meta.is_main ~= true then
+        mine = mine + 1
+      end
+    end
+    if mine >= per_user then return 'USER_LIMIT' end
+  end
+  local per_ip = tonumber(ARGV[8])
+  if per_ip > 0 and ARGV[7] ~= '' then
+    local from_ip = 0
+    local pairs_ = redis.call('HGETALL', KEYS[5])
+    for i = 1, #pairs_, 2 do
+      if redis.call('HEXISTS', KEYS[1], pairs_[i]) == 0 then
+        redis.call('HDEL', KEYS[5], pairs_[i])
+      elseif pairs_[i + 1] == ARGV[7] then
+        from_ip = from_ip + 1
+      end
+    end
+    if from_ip >= per_ip then return 'IP_LIMIT' end
+  end
+end
 if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1
    or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
   return 'TAKEN'
 end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX') then return 'TAKEN' end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[5], ARGV[1], ARGV[7]) end
 return 'OK'
 """
 

@@ -15,9 +15,11 @@ from echonest import ratelimit
 
 
 class Pending:
-    def __init__(self, limits: list[dict | None] = (), touch: str | None = None):
+    def __init__(self, limits: list[dict | None] = (), touch: str | None = None,
+                 meta: str | None = None):
         self.limits = [spec for spec in limits if spec]
         self.touch = touch
+        self.meta = meta    # the fingerprint the nest's metadata must still have (or None)
         self.taken = False
 
     def add_limit(self, client: Any, spec: dict | None) -> None:
@@ -35,9 +37,14 @@ class Pending:
         if self.taken:
             return None
         self.taken = True
-        if not self.limits and not self.touch:
+        if not self.limits and not self.touch and not self.meta:
             return None
-        return {"limits": self.limits, "touch": self.touch}
+        pre: dict = {"limits": self.limits}
+        if self.touch:
+            pre["touch"] = self.touch
+        if self.meta:
+            pre["meta"] = self.meta
+        return pre
 
     def refused(self, exc: Exception) -> None:
         """The write refused one of our limits: remember it (``ratelimit.remember_refusal``)."""

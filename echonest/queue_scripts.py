@@ -67,14 +67,32 @@ local function publish_as(event) ARGV[2] = event end
 """
 
 # A[1] uri, A[2] user, A[3] auto 1/0, A[4] max depth (0 = none), A[5] filter ttl,
-# A[6..] field/value pairs of the item hash.
+# A[6] songs per person (0 = any), A[7] no-repeat window start (epoch s, 0 = off),
+# A[8..] field/value pairs of the item hash. KEYS[12] play history (zset scored by play time).
 ADD_SONG = PRELUDE + """
 local uri, user, auto = A[1], A[2], A[3] == '1'
 local max_depth, filter_ttl = tonumber(A[4]), tonumber(A[5])
+local per_person, repeat_since = tonumber(A[6]), tonumber(A[7])
 local entries = redis.call('ZRANGE', PQ, 0, -1, 'WITHSCORES')
 local n = #entries / 2
+local playing = redis.call('HGET', NP, 'id')
+if playing and redis.call('HGET', P_ITEM .. playing, 'uri') == uri then
+  return fail('already_queued', 409, 'that song is playing right now')
+end
 if max_depth > 0 and n >= max_depth then
   return fail('queue_full', 409, 'this nest holds at most ' .. max_depth .. ' songs')
+end
+if repeat_since > 0 and not auto then
+  local playing = redis.call('HGET', NP, 'id')
+  if playing and redis.call('HGET', P_ITEM .. playing, 'uri') == uri then
+    return fail('recently_played', 409, 'that song is playing now')
+  end
+  for _, raw in ipairs(redis.call('ZRANGEBYSCORE', KEYS[12], repeat_since, '+inf')) do
+    local ok, e = pcall(cjson.decode, raw)
+    if ok and type(e) == 'table' and e.uri == uri then
+      return fail('recently_played', 409, 'that song played too recently')
+    end
+  end
 end
 -- round[i]: the i-th queued item is its adder's round[i]-th song (human items only).
 local counts, round = {}, {}
@@ -88,6 +106,9 @@ for i = 1, n do
   end
 end
 local pos = n
+if not auto and per_person > 0 and (counts[user] or 0) >= per_person then
+  return fail('per_person_limit', 409, 'you already have ' .. per_person .. ' songs queued')
+end
 if not auto then
   local mine = (counts[user] or 0) + 1
   pos = 0
@@ -117,7 +138,7 @@ else
 end
 local id = tostring(redis.call('INCR', COUNTER))
 local hash = {'id', id, 'user', user, 'auto', auto and '1' or '0', 'vote', '0'}
-for i = 6, #A do hash[#hash + 1] = A[i] end
+for i = 8, #A do hash[#hash + 1] = A[i] end
 redis.call('HSET', P_ITEM .. id, unpack(hash))
 redis.call('ZADD', PQ, score, id)
 if not auto then
@@ -126,9 +147,10 @@ end
 local result = id
 """
 
-# A[1] item id, A[2] user, A[3] direction 1 / -1.
+# A[1] item id, A[2] user, A[3] direction 1 / -1, A[4] score floor (0 = never drop): a song
+# whose score falls to the floor leaves the queue in the same step (result: false).
 VOTE = PRELUDE + """
-local id, user, dir = A[1], A[2], tonumber(A[3])
+local id, user, dir, floor = A[1], A[2], tonumber(A[3]), tonumber(A[4] or '0')
 if not is_queued(id) then return fail('not_found', 404, 'that song is not in the queue') end
 local ikey = P_ITEM .. id
 local f = redis.call('HMGET', ikey, 'user', 'auto')
@@ -138,9 +160,14 @@ end
 local previous = tonumber(redis.call('HGET', P_VOTE .. id, user) or '0')
 if previous == dir then return unchanged(item_entry(id)) end
 redis.call('HSET', P_VOTE .. id, user, dir)
-redis.call('HINCRBY', ikey, 'vote', dir - previous)
+local score = redis.call('HINCRBY', ikey, 'vote', dir - previous)
+local dropped = floor < 0 and score <= floor
+if dropped then
+  redis.call('ZREM', PQ, id)
+  drop_item(id)
+end
 -- One slot in the vote's direction, never across the human/Bender boundary.
-local other_rank = redis.call('ZRANK', PQ, id) - dir
+local other_rank = dropped and -1 or redis.call('ZRANK', PQ, id) - dir
 if other_rank >= 0 then
   local other = redis.call('ZRANGE', PQ, other_rank, other_rank, 'WITHSCORES')
   if #other == 2 and (redis.call('HGET', P_ITEM .. other[1], 'auto') == '1') == (f[2] == '1') then
@@ -149,7 +176,8 @@ if other_rank >= 0 then
     redis.call('ZADD', PQ, mine, other[1])
   end
 end
-local result = item_entry(id)
+local result = false
+if not dropped then result = item_entry(id) end
 """
 
 # A[1] item id, A[2] user, A[3] jams needed for a free airhorn.
@@ -231,7 +259,7 @@ if A[1] == '' then redis.call('DEL', PREVIEW) else redis.call('SET', PREVIEW, A[
 local result = 1
 """
 
-# A read snapshot in one round trip. KEYS: PQ, NP, SKIP, PREVIEW, VERSION.
+# A read snapshot in one round trip. KEYS: PQ, NP, SKIP, PREVIEW, VERSION, skip-vote hash, voters.
 # ARGV: item, jam, comments prefixes; want queue 1/0; want now-playing 1/0; one item id or '';
 # votes prefix. An entry is {hash, jams, comments, votes (flat user → 1/-1)}.
 READ = """
@@ -255,14 +283,23 @@ if wanted ~= '' and (redis.call('ZSCORE', PQ, wanted)
     or redis.call('HGET', NP, 'id') == wanted) then
   item = item_entry(wanted)
 end
+local votes = false
+if ARGV[5] == '1' and KEYS[6] then
+  votes = {redis.call('HGETALL', KEYS[6]), redis.call('SCARD', KEYS[7])}
+end
 return {tonumber(redis.call('GET', VERSION) or '0'), redis.call('GET', PREVIEW) or '', queue, np,
-        item}
+        item, votes}
 """
 
 # KEYS[1] PQ; ARGV[1] item prefix. The uris of every queued item.
+# KEYS[1] priority queue, KEYS[2] now-playing: the playing song counts as queued (it must not
+# be queued again, by a person or by Bender, while it plays).
 QUEUED_URIS = """
 local uris = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local playing = redis.call('HGET', KEYS[2], 'id')
+if playing then ids[#ids + 1] = playing end
+for _, id in ipairs(ids) do
   local uri = redis.call('HGET', ARGV[1] .. id, 'uri')
   if uri then uris[#uris + 1] = uri end
 end

@@ -30,9 +30,27 @@ end
 return count
 """
 
+# Several buckets in one step: KEYS = counters, ARGV = window, cost; returns every count.
+_HIT_MANY = """
+local counts = {}
+local window, cost = ARGV[1], tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  local count
+  if cost > 0 then
+    count = redis.call('INCRBY', key, cost)
+    if count == cost then redis.call('EXPIRE', key, window) end
+  else
+    count = tonumber(redis.call('GET', key) or '0')
+  end
+  counts[i] = count
+end
+return counts
+"""
+
 MAX_SUBJECT = 200
 
 _script: Any = None
+_many_script: dict[int, Any] = {}
 
 
 def _run(client: redis.Redis, key: str, window: int, cost: int) -> int:
@@ -123,3 +141,30 @@ def hit(client: redis.Redis, conf: Any, bucket: str, subject: str, *,
     ``cost=0`` checks without counting. Returns the count in the current window.
     """
     return check(client, spec(conf, bucket, subject, now=now, cost=cost))
+
+
+def hit_many(client: redis.Redis, conf: Any, subjects: list[tuple[str, str]], *,
+             now: float | None = None, cost: int = 1) -> None:
+    """``hit`` for several (bucket, subject) pairs in one round trip; raises for the first
+    bucket over its limit. Buckets with the same window share one step; others get their own."""
+    now = time.time() if now is None else now
+    by_window: dict[int, list[tuple[str, int, int, str]]] = {}
+    for bucket, subject in subjects:
+        limits = bucket_limits(conf, bucket)
+        if limits is None:
+            continue
+        limit, window = limits
+        start, retry_after = _window(now, window)
+        key = keys.rate_limit(bucket, str(subject)[:MAX_SUBJECT], start)
+        by_window.setdefault(window, []).append((key, limit, retry_after, bucket))
+    for window, entries in by_window.items():
+        script = _many_script.get(id(client))
+        if script is None:
+            script = _many_script[id(client)] = client.register_script(_HIT_MANY)
+        counts = script(keys=[e[0] for e in entries], args=[window + 1, cost], client=client)
+        for (_, limit, retry_after, bucket), count in zip(entries, counts, strict=True):
+            count = int(count)
+            if (count > limit) if cost > 0 else (count >= limit):
+                raise RateLimited(
+                    f"Too many requests ({bucket.replace('_', ' ')}): try again in "
+                    f"{retry_after} s.", retry_after=retry_after)

@@ -3,6 +3,13 @@
 One supervisor, no silent restarts: if any child dies the whole set stops with a message, and
 Ctrl-C/SIGTERM stops every child and then the engine. Web processes share one socket bound
 here and inherited by each child, so several of them serve one port.
+
+Stopping cannot be cut short: the signal handler only records that a stop was asked for (it
+never raises), and the supervision loop, the health wait and the engine's start-up poll that
+flag. A second SIGTERM (make forwards one when its process group is signalled) therefore lands
+in a handler that does nothing new. Every child also dies with the runner: the kernel sends it
+SIGTERM when the runner dies, even by SIGKILL (``echonest.parent_watch``), and the Python
+children poll their parent pid as a fallback.
 """
 
 from __future__ import annotations
@@ -17,7 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redis
 import requests
+
+from echonest.engine import EngineError
+from echonest.parent_watch import die_with_parent
+from echonest.share_links import print_lan_banner
 
 log = logging.getLogger("echonest.runner")
 
@@ -34,6 +46,12 @@ class Runner:
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.listener: socket.socket | None = None
         self.redis_url = str(conf.REDIS_URL or "")
+        self.stop_requested: str | None = None  # the signal's name once one arrived
+
+    def request_stop(self, signum: int, _frame: Any = None) -> None:
+        """The SIGTERM/SIGINT handler: remembers the first signal, never raises."""
+        if self.stop_requested is None:
+            self.stop_requested = signal.Signals(signum).name
 
     # --- start ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -43,9 +61,11 @@ class Runner:
 
             # Kept before start() so a Ctrl-C during start-up still stops the engine.
             self.engine = EmbeddedEngine(data_dir, persist=True)
-            self.engine.start()
+            self.engine.start(cancelled=lambda: self.stop_requested is not None)
+            if self.stop_requested:
+                return
             self.redis_url = self.engine.url
-            print(f"embedded Valkey on {self.redis_url} (data in {data_dir})", flush=True)
+            print(f"embedded Valkey on {self.engine.address} (data in {data_dir})", flush=True)
         self._ensure_main()
         # Made once here: web processes starting together would race to create it.
         from app import secret_key
@@ -55,10 +75,13 @@ class Runner:
         env = {**os.environ, "REDIS_URL": self.redis_url, "DATA_DIR": str(data_dir)}
         fd = self.listener.fileno()
         for n in range(max(1, int(self.conf.WEB_PROCESSES or 1))):
+            if self.stop_requested:
+                return
             self._spawn(f"web-{n + 1}", [sys.executable, "-m", "echonest.web.server",
                                          "--fd", str(fd), "--parent-pid", str(os.getpid())],
                         env, pass_fds=(fd,))
-        self._spawn("player", [sys.executable, "-m", "master_player"], env)
+        self._spawn("player", [sys.executable, "-m", "master_player",
+                               "--parent-pid", str(os.getpid())], env)
 
     def _ensure_main(self) -> None:
         from echonest.store import connect
@@ -72,15 +95,17 @@ class Runner:
 
     def _spawn(self, name: str, argv: list[str], env: dict, pass_fds: tuple = ()) -> None:
         # Own process group: a terminal Ctrl-C reaches only us, and we stop children in order.
+        # The kernel still sends each one SIGTERM if we die without stopping them.
         proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, process_group=0,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL,
+                                preexec_fn=die_with_parent(os.getpid()))
         self.children.append((name, proc))
 
     def wait_healthy(self, timeout: float = HEALTH_TIMEOUT) -> bool:
         url = f"http://{local_host(self.conf.HOST)}:{int(self.conf.PORT)}/health"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.dead_child():
+            if self.dead_child() or self.stop_requested:
                 return False
             try:
                 if requests.get(url, timeout=1).status_code == 200:
@@ -146,51 +171,61 @@ def local_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-class _Stop(Exception):
-    pass
-
-
-def _raise_stop(signum, _frame) -> None:
-    raise _Stop(signal.Signals(signum).name)
-
-
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s runner %(levelname)s %(message)s")
     from config import CONF
 
     runner = Runner(CONF)
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
-    code = 0
+    signal.signal(signal.SIGTERM, runner.request_stop)
+    signal.signal(signal.SIGINT, runner.request_stop)
+    try:
+        code = supervise(runner)
+    finally:
+        # No handler here can raise, so this always runs to the end: children first, then the
+        # engine (they may still be writing on the way out).
+        runner.stop()
+        # Python resets its own handlers to the default (die) while exiting; a late signal
+        # would then turn a clean stop into "killed by SIGTERM". Ignored ones stay ignored.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
+
+
+def supervise(runner: Runner) -> int:
+    """Start everything and watch it until a stop is asked for or a child dies; the exit code."""
+    conf = runner.conf
     try:
         runner.start()
+        if runner.stop_requested:
+            return _stopping(runner)
         if not runner.wait_healthy():
+            if runner.stop_requested:
+                return _stopping(runner)
             dead = runner.dead_child()
             print(f"EchoNest did not start ({dead[0]} exited with {dead[1]})" if dead
                   else "EchoNest did not answer /health in time", file=sys.stderr, flush=True)
             return 1
-        url = f"http://{local_host(CONF.HOST)}:{int(CONF.PORT)}"
+        url = f"http://{local_host(conf.HOST)}:{int(conf.PORT)}"
         print(f"EchoNest is running: {url}  (Ctrl-C to stop)", flush=True)
-        if CONF.HOST in ("0.0.0.0", "::"):  # noqa: S104
+        if conf.HOST in ("0.0.0.0", "::"):  # noqa: S104
             print("listening on every interface: phones on your network can join", flush=True)
-        while True:
+            print_lan_banner(conf)
+        while not runner.stop_requested:
             dead = runner.dead_child()
             if dead:
                 print(f"{dead[0]} exited with status {dead[1]}; stopping EchoNest",
                       file=sys.stderr, flush=True)
-                code = 1
-                break
-            time.sleep(0.5)
-    except _Stop:
-        print("stopping EchoNest…", flush=True)
-    except OSError as exc:
+                return 1
+            time.sleep(0.2)
+        return _stopping(runner)
+    except (OSError, EngineError, redis.RedisError) as exc:
         print(f"could not start EchoNest: {exc}", file=sys.stderr, flush=True)
-        code = 1
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        runner.stop()
-    return code
+        return 1
+
+
+def _stopping(runner: Runner) -> int:
+    print(f"stopping EchoNest ({runner.stop_requested})…", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,8 +1,16 @@
-"""Redis connections: one pooled client per URL per process, created on first use."""
+"""Redis connections: one pooled client per URL per process, created on first use.
+
+The pool is a *blocking* one of a configured size (``REDIS_MAX_CONNECTIONS``): a burst of
+requests (a party's phones reconnecting after a Wi-Fi blip) waits its turn for a connection
+for up to ``REDIS_POOL_TIMEOUT_SECONDS`` instead of failing with ``MaxConnectionsError`` the
+moment the 101st request arrives. Under gevent the wait is cooperative. Only a request that
+still finds no connection after the wait fails, and the web layer answers it with a 503.
+"""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import redis
 
@@ -11,14 +19,34 @@ from config import CONF
 _clients: dict[str, redis.Redis] = {}
 _lock = threading.Lock()
 
+DEFAULT_MAX_CONNECTIONS = 200
+DEFAULT_POOL_TIMEOUT = 5.0
+
 
 class NoRedisConfigured(RuntimeError):
     pass
 
 
-def connect(url: str) -> redis.Redis:
-    """A decoded-string client; every EchoNest module talks str, never bytes."""
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+def pool_settings(conf: Any = None) -> tuple[int, float]:
+    """(max connections, seconds a caller waits for one) from the config."""
+    conf = CONF if conf is None else conf
+    size = int(conf.REDIS_MAX_CONNECTIONS or DEFAULT_MAX_CONNECTIONS)
+    wait = conf.REDIS_POOL_TIMEOUT_SECONDS
+    wait = DEFAULT_POOL_TIMEOUT if wait is None else float(wait)
+    return max(size, 1), max(wait, 0.0)
+
+
+def connect(url: str, conf: Any = None) -> redis.Redis:
+    """A decoded-string client on a sized blocking pool; EchoNest modules talk str, never bytes."""
+    size, wait = pool_settings(conf)
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=size, timeout=wait, decode_responses=True, health_check_interval=30)
+    return redis.Redis(connection_pool=pool)
+
+
+def is_pool_exhausted(exc: BaseException) -> bool:
+    """True for the error a blocking pool raises when no connection freed up in time."""
+    return isinstance(exc, redis.ConnectionError) and "No connection available" in str(exc)
 
 
 def default_client() -> redis.Redis:

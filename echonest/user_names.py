@@ -10,6 +10,8 @@ from typing import Any
 import redis
 
 from echonest import keys
+from echonest.errors import InvalidRequest
+from echonest.validation import visible_chars
 
 NAME_MAX_LENGTH = 40
 AVATAR_MAX_LENGTH = 500
@@ -29,7 +31,50 @@ def clean_display_name(raw: Any, fallback: str = "") -> str:
     visible = "".join(" " if ch.isspace() else ch for ch in raw
                       if ch.isspace() or unicodedata.category(ch) not in _DROP)
     name = " ".join(visible.split())[:NAME_MAX_LENGTH].strip()
-    return name if any(ch.isalnum() for ch in name) else fallback
+    # Hangul fillers and the like are "letters" that draw nothing: a name must show one.
+    return name if any(ch.isalnum() for ch in visible_chars(name)) else fallback
+
+
+# Names only the house may wear: the auto-DJ and the operator token.
+RESERVED_NAMES = ("bender", "api")
+# Letters and digits that pass for Latin ones: Cyrillic/Greek look-alikes and leetspeak.
+_LOOKALIKES = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ј": "j", "ԁ": "d", "ɡ": "g",
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "ı": "i",
+    "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s",
+    "!": "i", "|": "l", "l": "i",
+})
+
+
+def skeleton(name: str) -> str:
+    """``name`` folded for look-alike comparison: compatibility forms, case, accents, spacing
+    and punctuation gone, look-alike letters mapped to the Latin ones they imitate."""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", name).casefold())
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    folded = folded.translate(_LOOKALIKES)
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
+def is_reserved_name(name: str) -> bool:
+    """True for "Bender", "B E N D E R", "Веnder" (Cyrillic), "B3nder!", "Bender DJ" and kin."""
+    folded = skeleton(name)
+    for reserved in RESERVED_NAMES:
+        base = skeleton(reserved)
+        if folded == base or (folded.startswith(base) and len(folded) - len(base) <= 3
+                              and len(base) > 3):
+            return True
+    return False
+
+
+def check_guest_name(name: str) -> str:
+    """A guest's chosen (already cleaned) name, refused when blank-looking or the house's."""
+    if not any(ch.isalnum() for ch in visible_chars(name)):
+        raise InvalidRequest("Pick a name with a visible letter or digit.")
+    if is_reserved_name(name):
+        raise InvalidRequest("That name belongs to the house; pick another.")
+    return name
 
 
 def clean_avatar_url(raw: Any) -> str:

@@ -54,9 +54,8 @@ def redis_url():
 @pytest.fixture
 def r(redis_url):
     """A clean database for every test that touches Redis."""
-    from echonest.store import default_client
-
     from echonest import ratelimit
+    from echonest.store import default_client
 
     client = default_client()
     client.flushdb()

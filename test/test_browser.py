@@ -185,8 +185,9 @@ def test_markup_in_a_nest_name_renders_as_text(server, chromium):
         code,
     )
     assert status in (200, 204)
-    exp(mallory.page.locator("#gone-dialog")).to_be_visible()
-    exp(mallory.page.locator("#gone-dialog a")).to_have_attribute("href", "/")
+    exp(mallory.page.locator("#ended-screen")).to_be_visible()
+    exp(mallory.page.locator("#ended-title")).to_have_text("This nest has ended")
+    exp(mallory.page.locator("#ended-back")).to_have_attribute("href", "/")
     assert mallory.dialogs == [] and visitor.dialogs == []
     assert mallory.errors == [] and visitor.errors == []
     visitor.close()

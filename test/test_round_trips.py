@@ -6,9 +6,13 @@ pipeline or a script call is one round trip. What one action costs, exactly:
 - the guarded write script, which also checks the action's rate limits (the user's bucket and,
   over HTTP, whether the caller's IP is blocked for code guessing) and moves the nest's
   ``last_activity`` — one round trip;
-- nothing else: sessions are signed cookies (no Redis read), a nest code this process
-  resolved in the last few seconds is trusted by write routes (the write itself refuses a nest
-  that is gone), and the offline catalog answers from memory.
+- over HTTP with a browser session, one more: the session-revocation check every signed-in
+  request makes (``EXISTS NESTS|session-revoked:<sid>``, echonest.web.auth) so a logged-out
+  cookie stops working at once in every process; a Bearer token request has none;
+- nothing else: a nest code this process resolved before is reused by write routes together
+  with its metadata, and the write checks in the same script that the nest still exists and
+  its metadata is unchanged (else the route runs again on a fresh read); the offline catalog
+  answers from memory, and the Spotify token and back-off are remembered in process.
 
 The first action of a process also loads the scripts and resolves the code; the counts below
 are for the steady state (the same person acting again, as a party does all evening).
@@ -54,11 +58,22 @@ def uris(app):
     return some_uris(app, 12)
 
 
+SESSION_CHECK = b"NESTS|session-revoked:"
+
+
 def _post(client, path, body):
+    """(reply, round trips besides the session check, what was sent)."""
     with Counter() as count:
         response = client.post(path, json=body)
     assert response.status_code == 200, response.get_json()
-    return response.get_json(), count.trips, count.log
+    checks = sum(SESSION_CHECK in sent for sent in count.log)
+    return response.get_json(), count.trips - checks, count.log
+
+
+def _measured(client, path, body):
+    reply, trips, log = _post(client, path, body)
+    assert SESSION_CHECK in log[0], log  # exactly one session check, first (see the docstring)
+    return reply, trips, log
 
 
 def _meta(r, nest_id):
@@ -78,14 +93,14 @@ def test_http_add_vote_jam_comment_cost_one_round_trip_each(r, app, people, uris
     _post(bob, f"{base}/comments", {"id": first["id"], "text": "warm"})
 
     before = _meta(r, nest_id)["last_activity"]
-    item, trips, log = _post(alice, f"{base}/songs", {"track_uri": uris[1]})
+    item, trips, log = _measured(alice, f"{base}/songs", {"track_uri": uris[1]})
     assert trips == 1, log
-    voted, trips, log = _post(bob, f"{base}/vote", {"id": item["id"], "up": True})
+    voted, trips, log = _measured(bob, f"{base}/vote", {"id": item["id"], "up": True})
     assert trips == 1, log
     assert voted["vote"] == 1
-    _, trips, log = _post(bob, f"{base}/jam", {"id": item["id"]})
+    _, trips, log = _measured(bob, f"{base}/jam", {"id": item["id"]})
     assert trips == 1, log
-    _, trips, log = _post(bob, f"{base}/comments", {"id": item["id"], "text": "tune"})
+    _, trips, log = _measured(bob, f"{base}/comments", {"id": item["id"], "text": "tune"})
     assert trips == 1, log
     # The round trip did all of it: the song, the vote, and the nest's activity.
     queued = alice.get(f"{base}/queue").get_json()["queue"]
@@ -112,19 +127,20 @@ def test_http_limits_still_count_inside_the_one_round_trip(r, app, people, uris)
     assert again.status_code == 429 and count.trips == 0
 
 
-def test_http_a_blocked_guesser_is_refused_even_on_a_known_code(r, app, people, uris):
+def test_http_a_blocked_guesser_is_refused_on_a_code_another_user_warmed(r, app, people, uris):
     alice, _ = people
     code = create_nest(alice, "Guarded")["code"]
+    blocked = make_app(r, RATE_LIMITS={"unknown_code_user": [1, 60], "unknown_code_ip": [1, 60]})
+    alice = user_client(blocked, ALICE, name="Alice")
+    # Alice's write leaves the code resolved in this process...
     assert alice.post(f"/api/nests/{code}/songs", json={"track_uri": uris[0]}).status_code == 200
-    # The same IP then guesses too many codes: the resolved code must not become an oracle.
-    blocked = make_app(r, RATE_LIMITS={"unknown_code_ip": [1, 60]})
+    # ...and Bob, never in that nest, guesses until he is blocked: the remembered code must not
+    # become an oracle for him (the deferred guessing check refuses inside the write).
     guesser = user_client(blocked, BOB, name="Bob")
-    assert guesser.post(f"/api/nests/{code}/songs",
-                        json={"track_uri": uris[1]}).status_code == 200  # warm: resolved
     assert guesser.get("/api/nests/ZZZZZ/queue").status_code == 404
-    refused = guesser.post(f"/api/nests/{code}/songs", json={"track_uri": uris[2]})
-    assert refused.status_code == 429
-    assert len(alice.get(f"/api/nests/{code}/queue").get_json()["queue"]) == 2
+    refused = guesser.post(f"/api/nests/{code}/songs", json={"track_uri": uris[1]})
+    assert refused.status_code == 429, refused.get_json()
+    assert len(alice.get(f"/api/nests/{code}/queue").get_json()["queue"]) == 1
 
 
 def test_http_a_deleted_nest_is_not_found_even_right_after_use(app, people, uris):
@@ -198,3 +214,42 @@ def test_a_spotify_lookup_spends_no_round_trip_on_the_token_or_the_back_off(
     provider._backoff.clear_until = 0
     with pytest.raises(CatalogError, match="try again in"):
         provider.lookup(GET_LUCKY)
+
+
+def test_a_settings_change_elsewhere_is_honoured_at_once_over_http_and_ws(r, app, people, uris):
+    from echonest.web import context
+    from echonest.web.stream import SocketSession
+
+    alice, bob = people
+    code = create_nest(alice, "Strict")["code"]
+    elsewhere = user_client(make_app(r), ALICE, name="Alice")  # another web process
+    assert bob.post(f"/api/nests/{code}/songs", json={"track_uri": uris[0]}).status_code == 200
+
+    def settle(**settings):
+        assert elsewhere.patch(f"/api/nests/{code}",
+                               json={"settings": settings}).status_code == 200
+
+    settle(adds_open=False)  # this process still remembers the nest open
+    closed = bob.post(f"/api/nests/{code}/songs", json={"track_uri": uris[1]})
+    assert closed.status_code == 403 and closed.get_json()["error"] == "adds_closed"
+    settle(adds_open=True)   # ...and now remembers it closed
+    assert bob.post(f"/api/nests/{code}/songs", json={"track_uri": uris[1]}).status_code == 200
+
+    user = User(id=CAROL, name="Carol", email=CAROL, kind="google")  # Bob has 2 of 3 songs
+    with app.test_request_context(f"/socket/{code}"):
+        session = SocketSession(code, user, lambda: context.action_context(code, user), None,
+                                None, 30)
+
+        def add(uri):
+            return json.loads(session.answer(json.dumps(
+                {"action": "add_song", "args": {"track_uri": uri}, "ref": 1})))
+
+        assert add(uris[2])["event"] == "ack"
+        settle(adds_open=False)
+        refused = add(uris[3])
+        assert refused["event"] == "error" and refused["data"]["error"] == "adds_closed"
+        settle(adds_open=True)
+        again = add(uris[3])
+        assert again["event"] == "ack", again
+    queued = {i["uri"] for i in alice.get(f"/api/nests/{code}/queue").get_json()["queue"]}
+    assert queued == set(uris[:4])

@@ -90,3 +90,29 @@ def test_runner_with_redis_url_starts_no_engine_and_stops_when_a_child_dies(tmp_
         assert not [pid for pid in children if _alive(pid)]
     finally:
         stop_process(proc)
+
+
+def test_sigkill_of_the_runner_leaves_no_child_running(tmp_path):
+    proc, _, log = _start_runner(tmp_path)
+    try:
+        children = _children(proc.pid)
+        assert len(children) == 4
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        # The kernel tells every child (the engine included) that its parent died.
+        assert eventually(lambda: not [pid for pid in children if _alive(pid)], timeout=40)
+        assert "Traceback" not in log.read_text()
+    finally:
+        stop_process(proc)
+        for pid in _children(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_stop_signal_never_raises_inside_the_runner():
+    from config import CONF
+    from echonest.runner import Runner
+
+    runner = Runner(CONF)
+    runner.request_stop(signal.SIGTERM)
+    runner.request_stop(signal.SIGINT)  # make's forwarded second signal: changes nothing
+    assert runner.stop_requested == "SIGTERM"

@@ -40,8 +40,11 @@ def test_create_returns_metadata_with_a_code_and_share_link(alice):
     assert CODE_RE.match(body["code"]) and body["id"] == body["code"]
     assert body["name"] == "Friday Jams" and body["created_by"] == ALICE
     assert body["is_main"] is False and body["member_count"] == 0
-    assert body["share_url"] == f"https://echone.st/{body['code']}"
+    # The request came in on localhost, not on ECHONEST_DOMAIN: the link reaches this server.
+    assert body["share_url"] == f"http://localhost/{body['code']}"
     assert body["created_at"].endswith(("Z", "+00:00"))
+    on_domain = alice.get(f"/api/nests/{body['code']}", headers={"Host": "echone.st", **auth()})
+    assert on_domain.get_json()["share_url"] == f"https://echone.st/{body['code']}"
 
 
 def test_create_without_a_name_picks_a_themed_one(alice):
@@ -88,12 +91,13 @@ def test_creating_past_the_active_limit_offers_an_upgrade(r):
     app = make_app(r, NEST_MAX_ACTIVE=1, ECHONEST_API_TOKEN=TOKEN)
     alice = user_client(app, ALICE)
     create_nest(alice)
-    for client, headers in ((alice, {}), (app.test_client(), auth())):
-        response = client.post("/api/nests", json={}, headers=headers)
-        assert response.status_code == 429
-        body = response.get_json()
-        assert body["error"] == "nest_limit_reached" and body["message"]
-        assert body["upgrade_url"].startswith("https://")
+    response = alice.post("/api/nests", json={})
+    assert response.status_code == 429
+    body = response.get_json()
+    assert body["error"] == "nest_limit_reached" and body["message"]
+    assert body["upgrade_url"].startswith("https://")
+    # Issue 10: guests filling every slot never lock the operator token out.
+    assert app.test_client().post("/api/nests", json={}, headers=auth()).status_code == 200
 
 
 # --- read ------------------------------------------------------------------------------------
@@ -196,18 +200,22 @@ def test_two_app_instances_share_the_counters(r):
     assert user_client(two, ALICE).post("/api/nests", json={}).status_code == 429
 
 
-def test_code_guessing_is_limited_per_ip_and_then_blocks_every_lookup(r):
+def test_code_guessing_is_limited_and_then_blocks_lookups_of_nests_the_guesser_does_not_know(r):
+    # Issue 10: the block covers lookups of nests the guesser has not reached (hit or miss, so
+    # hits are no oracle), never the Home Nest or the nests people already use.
     app = make_app(r, RATE_LIMITS={"unknown_code_ip": [3, 60]})
-    alice = user_client(app, ALICE)
+    alice, bob = user_client(app, ALICE), user_client(app, BOB)
     code = create_nest(alice)["code"]
     for _ in range(10):  # hits never count
         assert alice.get(f"/api/nests/{code}").status_code == 200
     for guess in ("ZZZZZ", "YYYYY", "XXXXX"):
-        assert alice.get(f"/nest/{guess}").status_code == 404
-    blocked = alice.get(f"/api/nests/{code}")
+        assert bob.get(f"/nest/{guess}").status_code == 404
+    blocked = bob.get(f"/api/nests/{code}")
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
-    assert alice.get(f"/{code}").status_code == 429
-    elsewhere = alice.get(f"/api/nests/{code}", environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert bob.get(f"/{code}").status_code == 429
+    assert bob.get("/api/nests/main").status_code == 200
+    assert alice.get(f"/api/nests/{code}").status_code == 200  # her own nest
+    elsewhere = bob.get(f"/api/nests/{code}", environ_base={"REMOTE_ADDR": "10.0.0.7"})
     assert elsewhere.status_code == 200
 
 
@@ -220,7 +228,10 @@ def test_non_code_paths_do_not_count_as_guesses(r):
 
 
 # --- pages -----------------------------------------------------------------------------------
-def test_nest_page_context(app, alice):
+def test_nest_page_context(r):
+    # The operator says this server is echone.st (SHARE_BASE_URL): links use the domain.
+    app = make_app(r, ECHONEST_API_TOKEN=TOKEN, SHARE_BASE_URL="https://echone.st")
+    alice = user_client(app, ALICE, name="Alice")
     code = create_nest(alice, "Page Nest")["code"]
     with rendered(app) as seen:
         response = alice.get(f"/nest/{code}")
@@ -239,12 +250,16 @@ def test_nest_page_context(app, alice):
     assert "classic" in config["airhorn_names"] and "HOSTNAME" in config
 
 
-def test_home_renders_the_main_nest(app, alice):
-    with rendered(app) as seen:
+def test_home_renders_the_main_nest(r, alice):
+    with_domain = make_app(r, ECHONEST_API_TOKEN=TOKEN, SHARE_BASE_URL="https://echone.st")
+    with rendered(with_domain) as seen:
+        assert user_client(with_domain, ALICE).get("/").status_code == 200
+    with rendered(alice.application) as also:
         assert alice.get("/").status_code == 200
-    _, ctx = seen[-1]
-    assert ctx["nest_id"] == "main" and ctx["nest_info"]["is_main"] is True
-    assert ctx["nest_info"]["share_url"] == "https://echone.st/"
+    seen += also
+    assert seen[0][1]["nest_id"] == "main" and seen[0][1]["nest_info"]["is_main"] is True
+    assert seen[0][1]["nest_info"]["share_url"] == "https://echone.st/"
+    assert seen[1][1]["nest_info"]["share_url"] == "http://localhost/"
 
 
 def test_share_url_without_a_domain_is_this_servers_link(r):

@@ -13,7 +13,8 @@ PUBLIC = {"static", "pages.health", "login.login_page", "login.guest_login",
           "sync.sync_token", "api_queue.search_v2"}
 OWN_CHECKS = {"/api/sync-token", "/search/v2"}
 SAMPLE_ARGS = {"code": "ABCDE", "filename": "js/app.js", "token_id": "0123456789abcdef",
-               "track_id": "0123456789abcdef"}
+               "track_id": "0123456789abcdef",
+               "token": "some-invite"}
 
 
 def _url(rule) -> str:

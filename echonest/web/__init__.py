@@ -8,6 +8,7 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     """Everything but the real-time stream (app.py adds that): auth gate first, then routes."""
     from echonest.web import (
+        api_hosts,
         api_nests,
         api_queue,
         audio,
@@ -23,6 +24,7 @@ def register_blueprints(app: Flask) -> None:
     auth.init_app(app)
     app.register_blueprint(api_nests.bp)
     app.register_blueprint(api_queue.bp)
+    app.register_blueprint(api_hosts.bp)
     app.register_blueprint(audio.bp)
     app.register_blueprint(sync_routes.bp)
     app.register_blueprint(pages.bp)

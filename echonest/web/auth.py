@@ -168,6 +168,9 @@ def _session_user() -> User | None:
     user_id, kind = raw.get("id"), raw.get("kind")
     if not isinstance(user_id, str) or not user_id or kind not in SESSION_KINDS:
         return None
+    if _session_revoked():
+        session.clear()
+        return None
     email = raw.get("email") if isinstance(raw.get("email"), str) else ""
     is_admin = kind != "guest" and bool(email) and email.lower() in admin_emails(context.conf())
     return User(id=user_id, name=str(raw.get("name") or user_id)[:80], email=email, kind=kind,
@@ -186,6 +189,35 @@ def current_user() -> User | None:
     return user
 
 
+# --- server-side session ids: logout ends a session for good ---------------------------------
+SESSION_ID = "sid"
+
+
+def _session_revoked() -> bool:
+    """One EXISTS per request (cached with the user in ``g``): was this session signed out?
+
+    Sessions from before ids existed get one now, so from their next logout on they can be
+    ended too.
+    """
+    sid = session.get(SESSION_ID)
+    if not isinstance(sid, str) or not sid:
+        session[SESSION_ID] = secrets.token_urlsafe(18)
+        return False
+    from echonest import keys
+
+    return bool(context.redis().exists(keys.session_revoked(sid[:64])))
+
+
+def _revoke_session() -> None:
+    sid = session.get(SESSION_ID)
+    if not isinstance(sid, str) or not sid:
+        return
+    from echonest import keys
+
+    lifetime = int(current_app.permanent_session_lifetime.total_seconds())
+    context.redis().set(keys.session_revoked(sid[:64]), 1, ex=max(lifetime, 1))
+
+
 def sign_in(user: User) -> User:
     """Start a fresh session for ``user`` (a new session id and CSRF token: no fixation)."""
     session.clear()
@@ -193,6 +225,7 @@ def sign_in(user: User) -> User:
     record.pop("is_admin")  # recomputed per request from ADMIN_EMAILS
     record.pop("token_scope")
     session["user"] = record
+    session[SESSION_ID] = secrets.token_urlsafe(18)
     session["csrf"] = secrets.token_urlsafe(32)
     session.permanent = True
     g._echonest_user = _session_user()
@@ -222,6 +255,8 @@ def _refresh_name(user: User) -> None:
 
 
 def sign_out() -> None:
+    """End the session here *and* server-side: a copy of the cookie is refused from now on."""
+    _revoke_session()
     session.clear()
     g._echonest_user = None
 

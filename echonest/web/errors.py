@@ -7,11 +7,14 @@ pages get the themed 404 page. Tracebacks are logged, never sent.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
+import redis
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from echonest.errors import EchoNestError, RateLimited
+from echonest.errors import EchoNestError, RateLimited, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +31,13 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "invalid_request",
+    414: "invalid_request",
     415: "invalid_request",
     429: "rate_limited",
 }
+# Storage trouble is the server's, not the client's, and usually brief: 503 + Retry-After.
+STORAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+RETRY_AFTER_SECONDS = 1
 
 
 def wants_json(path: str | None = None) -> bool:
@@ -81,9 +88,49 @@ def handle_http(exc: HTTPException):
     return exc
 
 
+class _Summary:
+    """At most one log line per ``every`` seconds for a repeated failure, with a count."""
+
+    def __init__(self, every: float = 30.0):
+        self.every = every
+        self.last = float("-inf")
+        self.suppressed = 0
+        self._lock = threading.Lock()
+
+    def should_log(self) -> tuple[bool, int]:
+        now = time.monotonic()
+        with self._lock:
+            if now - self.last < self.every:
+                self.suppressed += 1
+                return False, 0
+            self.last, missed, self.suppressed = now, self.suppressed, 0
+            return True, missed
+
+
+_STORAGE_LOG = _Summary()
+
+
+def handle_storage(exc: Exception):
+    """Redis unreachable or every pooled connection busy: a clear 503, no traceback, and during
+    an outage one log line per 30 s (with how many answers it stands for), not one per request."""
+    write, missed = _STORAGE_LOG.should_log()
+    if write:
+        log.warning("storage unavailable (%s %s): %s; %d more 503s since the last line",
+                    request.method, request.path, exc, missed)
+    busy = Unavailable("The server is busy right now; try again in a moment.")
+    if wants_json():
+        response = error_response(busy)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return busy.message, 503, {"Content-Type": "text/plain",
+                               "Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http(exc)
+    if isinstance(exc, STORAGE_ERRORS):
+        return handle_storage(exc)
     log.exception("unhandled error on %s %s", request.method, request.path)
     if wants_json():
         response = jsonify(error_body("internal_error", "Something went wrong on our side."))

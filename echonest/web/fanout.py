@@ -38,10 +38,11 @@ PUBSUB_PING_SECONDS = 30
 class Listener:
     """One local connection's outbox. The fan-out only ever does non-blocking puts into it."""
 
-    def __init__(self, nest_id: str, kind: str, maxsize: int = OUTBOX_SIZE):
+    def __init__(self, nest_id: str, kind: str, maxsize: int = OUTBOX_SIZE, user: str = ""):
         if kind not in KINDS:
             raise ValueError(f"unknown listener kind {kind!r}")
         self.nest_id = nest_id
+        self.user = user  # whose connection: a host kicking them closes it
         self.kind = kind
         self.outbox: queue.Queue = queue.Queue(maxsize)
         self.overflowed = False
@@ -334,6 +335,9 @@ class Fanout:
             listener.deliver(frames.frame(listener.kind))
             if env["event"] == events.NEST_DELETED:
                 listener.end("nest_deleted")
+            elif (env["event"] == events.MEMBER_KICKED and listener.user
+                  and listener.user == (env.get("data") or {}).get("user")):
+                listener.end("kicked")
         if env["event"] == events.QUEUE_UPDATE:
             shown = int(frames.env["data"].get("version") or 0)
             if env["nest"] in self._listeners:

@@ -13,6 +13,7 @@ from joserfc.errors import JoseError
 from echonest import ratelimit
 from echonest.errors import EchoNestError, RateLimited
 from echonest.nest_names import clean_name
+from echonest.user_names import check_guest_name
 from echonest.web import context
 from echonest.web.auth import (
     User,
@@ -102,6 +103,10 @@ def guest_login():
     except EchoNestError:
         return _page(next_url, error="Pick a name of 1–40 characters with a letter or digit.",
                      status=400, name=echo)
+    try:
+        name = check_guest_name(name)
+    except EchoNestError as exc:
+        return _page(next_url, error=exc.message, status=400, name=echo)
     # Guests live in their own id namespace, so a guest can never pose as a real email.
     sign_in(User(id=f"guest:{secrets.token_urlsafe(12)}", name=name, kind="guest"))
     return redirect(next_url)

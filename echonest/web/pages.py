@@ -15,16 +15,29 @@ bp = Blueprint("pages", __name__)
 MAIN = "main"
 
 
+def link_base() -> str:
+    """This request's base URL for links shown to users (echonest.share_links decides)."""
+    from flask import request
+
+    from echonest.share_links import base_url
+
+    return base_url(request.host, request.scheme, context.conf())
+
+
 def share_url(meta: dict[str, Any]) -> str:
-    """https://{ECHONEST_DOMAIN}/{code}, or this server's own short link without a domain."""
+    """The nest's short link, on an address the people it is shared with can reach."""
+    from echonest.share_links import nest_url
+
     code = str(meta.get("code") or meta.get("id") or "")
     is_main = code == MAIN or bool(meta.get("is_main"))
-    domain = str(context.conf().ECHONEST_DOMAIN or "").strip().strip("/")
-    if domain:
-        return f"https://{domain}/" if is_main else f"https://{domain}/{code}"
-    if is_main:
-        return url_for("pages.home", _external=True)
-    return url_for("pages.short_link", code=code, _external=True)
+    return nest_url(link_base(), code, is_main=is_main)
+
+
+def nest_link(nest: Any, **params: str) -> str:
+    """The nest page's full link with query parameters (a host link, an invite)."""
+    from echonest.share_links import nest_url
+
+    return nest_url(link_base(), nest.code, is_main=nest.is_main, short=False, **params)
 
 
 def bender_enabled(meta: dict[str, Any]) -> bool:
@@ -70,12 +83,31 @@ def render_nest(nest_id: str, meta: dict[str, Any]):
         context.nest_manager().touch_nest(nest_id)
     return render_template(
         "main.html", nest_id=nest_id, nest_info=nest_info(nest_id, meta),
+        nest_hosting=hosting_info(nest_id, meta, user),
         user=user.public(), csrf_token=csrf_token(), public_config=public_config())
+
+
+def hosting_info(nest_id: str, meta: dict[str, Any], user: Any) -> dict[str, Any]:
+    """What the page's host tools need: settings (and their declaration), hosts, am I one."""
+    from echonest import nest_settings
+    from echonest.nest_value import Nest
+
+    nest = Nest.from_meta(nest_id, meta)
+    return {"settings": nest.settings, "schema": nest_settings.describe(nest.is_main),
+            "hosts": nest.hosts, "is_host": nest.is_host(user)}
+
+
+def _query() -> dict[str, str]:
+    """Invite / host-link parameters survive the short-link and case redirects."""
+    from flask import request
+
+    return {k: v for k, v in request.args.items() if k in ("invite", "host")}
 
 
 @bp.get("/")
 def home():
-    return render_nest(MAIN, context.nest_manager().get_nest(MAIN) or {"is_main": True})
+    _, meta = context.resolve_nest(MAIN)
+    return render_nest(MAIN, meta or {"is_main": True})
 
 
 @bp.get("/nest/<code>")
@@ -84,7 +116,7 @@ def nest_page(code: str):
     if nest_id == MAIN:
         return redirect(url_for("pages.home"))
     if code != meta.get("code"):
-        return redirect(url_for("pages.nest_page", code=meta.get("code") or nest_id))
+        return redirect(url_for("pages.nest_page", code=meta.get("code") or nest_id, **_query()))
     return render_nest(nest_id, meta)
 
 
@@ -94,7 +126,7 @@ def short_link(code: str):
     nest_id, meta = context.resolve_nest(code)
     if nest_id == MAIN:
         return redirect(url_for("pages.home"))
-    return redirect(url_for("pages.nest_page", code=meta.get("code") or nest_id))
+    return redirect(url_for("pages.nest_page", code=meta.get("code") or nest_id, **_query()))
 
 
 @bp.get("/health")

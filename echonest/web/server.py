@@ -50,6 +50,21 @@ def _listener(args: argparse.Namespace, conf: Any):
     return (args.host or conf.HOST, int(args.port if args.port is not None else conf.PORT))
 
 
+LISTEN_BACKLOG = 1024  # a reconnect burst of hundreds of phones must not overflow the queue
+
+
+def _raise_fd_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit: every open socket costs descriptors."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError) as exc:
+        log.info("could not raise the open-file limit: %s", exc)
+
+
 def _watch_parent(parent_pid: int, stop) -> None:
     import gevent
 
@@ -67,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     monkey.patch_all()
 
     import gevent
-    from gevent.pywsgi import WSGIServer
 
     from config import CONF
+    from echonest.web.connections import build_server
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if CONF.DEBUG else logging.INFO,
@@ -79,9 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     from app import create_app
 
     app = create_app(CONF)
-    server = WSGIServer(_listener(args, CONF), app, log=None, error_log=log)
+    _raise_fd_limit()
+    listener = _listener(args, CONF)
+    server = build_server(listener, app, CONF, log=None, error_log=log,
+                          **({} if args.fd is not None else {"backlog": LISTEN_BACKLOG}))
+
+    stopping = []
 
     def stop(*_):
+        stopping.append(True)
+        if not server.started:
+            return  # stopped while still starting up: main() sees the flag and returns
+
         def stop_in_order():
             # Close every stream first (WebSockets get 1001 and leave their nest), then stop
             # accepting and give in-flight requests a moment.
@@ -96,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     gevent.signal_handler(signal.SIGINT, stop)
     if args.parent_pid:
         gevent.spawn(_watch_parent, args.parent_pid, stop)
+    if stopping:
+        return 0
     server.start()
     log.info("web process %s serving on %s:%s", os.getpid(), *server.address[:2])
     server.serve_forever()

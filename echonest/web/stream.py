@@ -8,7 +8,6 @@ status (401 anonymous, 404 unknown nest), so a client never holds a socket it ca
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import threading
 import time
@@ -17,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from echonest import actions, events
-from echonest.errors import EchoNestError, NestGone, Unauthorized
+from echonest.errors import EchoNestError, NestGone, StaleNest, Unauthorized
 from echonest.web import context
 from echonest.web.auth import sync_readable
 from echonest.web.fanout import CLOSE, SSE, SSE_LEGACY, WS, Fanout, Listener, NestReader
@@ -32,11 +31,16 @@ MAX_REF_LENGTH = 200
 CLOSE_CODES = {
     "nest_deleted": (4404, "nest deleted"),
     "nest_gone": (4404, "nest not found"),
+    "kicked": (4403, "removed from this nest by a host"),
     "overflow": (1013, "client too slow; reconnect and refetch"),
     "shutdown": (1001, "server going away"),
     "closed": (1000, "bye"),
 }
 _lock = threading.Lock()
+# Set in the WSGI environ once a request became a WebSocket: the server must then close the
+# TCP connection after the view returns instead of reading the next "request" from it
+# (echonest.web.connections checks the same string).
+UPGRADED_ENVIRON_KEY = "echonest.websocket_upgraded"
 
 
 @bp.record_once
@@ -170,12 +174,55 @@ def _websocket(code: str) -> Response:
     session = SocketSession(
         nest_id, user, lambda: context.action_context(nest_id, user), fanout(),
         context.nest_manager(), float(context.conf().MEMBER_HEARTBEAT_SECONDS or 30))
-    ws = accept(request.environ)
+    # Join and read the first state *before* the upgrade: if storage cannot serve this client
+    # (a reconnect burst, an outage) it gets a 503 JSON answer, never an accepted socket that
+    # stays silent.
+    session.prepare()
+    try:
+        ws = accept(request.environ)
+    except BaseException:
+        session.abandon()
+        raise
+    request.environ[UPGRADED_ENVIRON_KEY] = True
     try:
         session.run(ws)
+    except OSError as exc:
+        # A socket closed while a write was under way: the client is gone; nothing to fix.
+        log.info("WebSocket in nest %s ended: %s", nest_id, exc)
     except Exception:
         log.exception("WebSocket session for nest %s ended with an error", nest_id)
     return UpgradedResponse(ws)
+
+
+class OutageLog:
+    """Logs a shared dependency going down and coming back: one line per change of state per
+    process, however many callers (1,000 sockets beating every 30 s) see the failure."""
+
+    def __init__(self, logger: logging.Logger, what: str):
+        self.log = logger
+        self.what = what
+        self.down = False
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            if self.down:
+                return
+            self.down = True
+        self.log.warning("%s failing: %s (logged once until it recovers)", self.what,
+                         str(exc)[:200] or type(exc).__name__)
+
+    def ok(self) -> None:
+        if not self.down:
+            return
+        with self._lock:
+            if not self.down:
+                return
+            self.down = False
+        self.log.info("%s working again", self.what)
+
+
+HEARTBEATS = OutageLog(log, "member heartbeats")
 
 
 class SocketSession:
@@ -192,20 +239,38 @@ class SocketSession:
         self.fan = fan
         self.nests = nest_manager
         self.heartbeat_seconds = max(heartbeat_seconds, 0.5)
-        self.listener = Listener(nest_id, WS)
+        self.listener = Listener(nest_id, WS, user=getattr(user, "id", "") or "")
+        self._joined = False
+
+    def prepare(self) -> None:
+        """Register, join and queue the first frames; raises (after undoing) if it cannot."""
+        self.fan.add(self.listener)
+        try:
+            self.nests.join_nest(self.nest_id, self.user.id)
+            self._joined = True
+            _recount_skip_vote(self.nests, self.nest_id)
+            for frame in self.fan.initial_frames(self.nest_id, WS):
+                self.listener.deliver(frame)
+        except NestGone:
+            self.listener.end("nest_gone")
+        except BaseException:
+            self.abandon()
+            raise
+
+    def abandon(self) -> None:
+        """Undo ``prepare`` (the upgrade never happened or the session is over)."""
+        self.fan.remove(self.listener)
+        if self._joined:
+            self._joined = False
+            try:
+                self.nests.leave_nest(self.nest_id, self.user.id)
+            except Exception as exc:
+                log.warning("leave_nest(%s, %s) failed: %s", self.nest_id, self.user.id, exc)
+            _recount_skip_vote(self.nests, self.nest_id)
 
     def run(self, ws: Any) -> None:
-        joined = False
         sender = None
         try:
-            self.fan.add(self.listener)
-            try:
-                self.nests.join_nest(self.nest_id, self.user.id)
-                joined = True
-                for frame in self.fan.initial_frames(self.nest_id, WS):
-                    self.listener.deliver(frame)
-            except NestGone:
-                self.listener.end("nest_gone")
             sender = threading.Thread(target=self._send_loop, args=(ws,), daemon=True,
                                       name=f"ws-send-{self.nest_id}")
             sender.start()
@@ -213,12 +278,7 @@ class SocketSession:
         finally:
             # Every way out (client close, dropped TCP, error, nest deleted, server stopping)
             # passes here, so the member count never keeps a ghost.
-            self.fan.remove(self.listener)
-            if joined:
-                try:
-                    self.nests.leave_nest(self.nest_id, self.user.id)
-                except Exception:
-                    log.exception("leave_nest(%s, %s) failed", self.nest_id, self.user.id)
+            self.abandon()
             if sender is not None:
                 sender.join(timeout=5)
             _close(ws, "closed")
@@ -232,11 +292,13 @@ class SocketSession:
                 raw = ws.receive(timeout=max(0.0, next_beat - time.monotonic()))
             except ConnectionClosed:
                 return
+            except OSError:
+                return  # the socket went away under us (nest deleted, client vanished)
             if raw is not None:
                 reply = self.answer(raw)
                 try:
                     ws.send(reply)
-                except ConnectionClosed:
+                except (ConnectionClosed, OSError):
                     return
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + self.heartbeat_seconds
@@ -247,10 +309,12 @@ class SocketSession:
             self.nests.heartbeat(self.nest_id, self.user.id)
         except NestGone:
             self.listener.end("nest_gone")
-        except Exception:
+        except Exception as exc:
             # Redis blipped: the member key outlives a few missed beats (TTL 3x the interval).
-            log.warning("heartbeat for %s in %s failed", self.user.id, self.nest_id,
-                        exc_info=True)
+            # One line per outage per process, not one per socket per beat.
+            HEARTBEATS.failed(exc)
+        else:
+            HEARTBEATS.ok()
 
     def _send_loop(self, ws: Any) -> None:
         from simple_websocket import ConnectionClosed
@@ -265,6 +329,19 @@ class SocketSession:
                 break
         _close(ws, self.listener.reason or "closed")
 
+    def _dispatch(self, action: Any, args: Any) -> dict:
+        """One action on the nest as this socket last read it; its write checks that reading
+        is still current (settings may change between frames) in the same round trip, and a
+        stale one runs again on a fresh read."""
+        ctx = self._ctx
+        if ctx.nest is None or ctx.expected_meta is None:
+            ctx.nest, ctx.expected_meta = context.nest_snapshot(self.nest_id)
+        try:
+            return actions.dispatch(ctx, action, args)
+        except StaleNest:
+            ctx.nest, ctx.expected_meta = None, None
+            return actions.dispatch(ctx, action, args)
+
     def answer(self, raw: Any) -> str:
         """The one ack/error frame for one client frame; never raises."""
         ref = None
@@ -273,7 +350,7 @@ class SocketSession:
             ref = _check_ref(message.get("ref"))
             if self._ctx is None:
                 self._ctx = self._ctx_factory()
-            data = actions.dispatch(self._ctx, message.get("action"), message.get("args"))
+            data = self._dispatch(message.get("action"), message.get("args"))
             reply = {"event": "ack", "nest": self.nest_id, "ref": ref, "data": data}
         except EchoNestError as exc:
             reply = {"event": "error", "nest": self.nest_id, "ref": ref, "data": exc.to_dict()}
@@ -285,15 +362,26 @@ class SocketSession:
         return events.dumps(reply)
 
 
+def _recount_skip_vote(nests: Any, nest_id: str) -> None:
+    """A listener came or went: an open skip vote's threshold moves with the room."""
+    from echonest import skip_votes
+
+    try:
+        skip_votes.recount(nests.redis, nest_id)
+    except NestGone:
+        pass
+    except Exception:
+        log.warning("skip-vote recount for %s failed", nest_id, exc_info=True)
+
+
 def _parse_frame(raw: Any) -> dict:
     from echonest.errors import InvalidRequest
 
     if not isinstance(raw, str):
         raise InvalidRequest("Frames must be JSON text, not binary.")
-    try:
-        message = json.loads(raw)
-    except ValueError:
-        raise InvalidRequest("The frame is not valid JSON.") from None
+    from echonest.validation import parse_json
+
+    message = parse_json(raw, "The frame")
     if not isinstance(message, dict):
         raise InvalidRequest('A frame must be a JSON object: {"action", "args", "ref"}.')
     return message
@@ -324,17 +412,17 @@ def _close(ws: Any, reason: str) -> None:
 @bp.route("/api/events")
 @sync_readable
 def events_main() -> Response:
-    _require_user()
-    return _event_stream("main", SSE_LEGACY)
+    user = _require_user()
+    return _event_stream("main", SSE_LEGACY, user.id)
 
 
 @bp.route("/api/nests/<code>/events")
 def events_nest(code: str) -> Response:
-    _require_user()
-    return _event_stream(_resolve(code), SSE)
+    user = _require_user()
+    return _event_stream(_resolve(code), SSE, user.id)
 
 
-def _event_stream(nest_id: str, kind: str) -> Response:
+def _event_stream(nest_id: str, kind: str, user_id: str = "") -> Response:
     from echonest.web.auth import token_checker
 
     fan = fanout()
@@ -343,7 +431,7 @@ def _event_stream(nest_id: str, kind: str) -> Response:
 
     def generate():
         # Registered inside the generator: a client gone before the first byte leaks nothing.
-        listener = Listener(nest_id, kind)
+        listener = Listener(nest_id, kind, user=user_id)
         fan.add(listener)
         try:
             for frame in fan.initial_frames(nest_id, kind):

@@ -11,6 +11,10 @@ import { NestClock, SyncAudio } from "./player.js";
 import { createQueueView } from "./queue.js";
 import { createSearch } from "./search.js";
 import { connectSocket } from "./socket.js";
+import { createSettingsPanel } from "./settings.js";
+import { createMembers } from "./members.js";
+import { createHistory } from "./history.js";
+import { createPageState, endingFor } from "./pagestate.js";
 import { currentTheme, nextTheme } from "./themes.js";
 
 function readBoot() {
@@ -42,6 +46,8 @@ const ctx = {
   me,
   nestInfo,
   config,
+  hosting: boot.hosting || { settings: {}, schema: [], hosts: [], is_host: false },
+  isHost: () => Boolean(ctx.hosting.is_host),
   clock: new NestClock(),
   audio: new SyncAudio(),
   // Every item lists its voters ({user: 1 | -1}), so my vote follows me to every device.
@@ -52,7 +58,7 @@ const ctx = {
   },
   canRemove(item) {
     if (!item || !me.id) return false;
-    return item.user === me.id || nestInfo.created_by === me.id || Boolean(me.is_admin && nestInfo.is_main);
+    return item.user === me.id || ctx.isHost() || ctx.hosting.settings.remove_mode === "anyone";
   },
 };
 
@@ -64,6 +70,10 @@ const bar = createNestBar(ctx);
 const live = $("#live-nests") ? createLiveNests($("#live-nests"), ctx) : null;
 const host = createHostTools(ctx, nestCode);
 const playAlong = createPlayAlong(ctx, () => nowView.current());
+const page = createPageState({ onEnd: () => socket?.close() });
+const members = createMembers(ctx, nestCode);
+const settingsPanel = createSettingsPanel(ctx, nestCode, () => host.nestUpdated(ctx.nestInfo));
+createHistory(ctx, nestCode);
 
 for (const el of document.querySelectorAll("[data-icon]")) el.prepend(icon(el.dataset.icon));
 const meSlot = $("#me");
@@ -118,7 +128,8 @@ function refetchAll() {
   ])
     .then((results) => {
       const failed = results.find((r) => r.status === "rejected");
-      if (failed && failed.reason?.code === "not_found") nestGone();
+      const ending = failed && endingFor(failed.reason);
+      if (ending) page.end(ending, ending === "ended" ? "" : failed.reason.message);
     })
     .finally(() => {
       refetching = null;
@@ -131,8 +142,23 @@ function refetchAll() {
 }
 
 function nestGone() {
-  const dlg = $("#gone-dialog");
-  if (dlg && !dlg.open) dlg.showModal();
+  page.end("ended");
+}
+
+// The socket keeps failing: ask over HTTP whether the nest is still there and still ours.
+let probing = false;
+function probeNest() {
+  if (probing || page.ended()) return;
+  probing = true;
+  ctx.api
+    .nest()
+    .catch((e) => {
+      const ending = endingFor(e);
+      if (ending) page.end(ending, ending === "ended" ? "" : e.message);
+    })
+    .finally(() => {
+      probing = false;
+    });
 }
 
 function onEvent(name, data) {
@@ -162,7 +188,13 @@ function onEvent(name, data) {
       break;
     case "nest_update":
       bar.setNest(data);
+      settingsPanel.apply(data);
       host.nestUpdated(data);
+      members.refresh();
+      break;
+    case "member_kicked":
+      if (data.user === me.id) page.end(data.ban ? "banned" : "kicked");
+      else members.refresh();
       break;
     case "nest_deleted":
       nestGone();
@@ -174,6 +206,8 @@ function onEvent(name, data) {
 
 const conn = $("#conn-status");
 function onStatus(status) {
+  page.connection(status);
+  if (status === "offline") probeNest();
   if (!conn) return;
   conn.dataset.state = status;
   setText($(".conn-text", conn), status === "live" ? "Live" : status === "connecting" ? "Connecting…" : "Reconnecting…");
@@ -187,7 +221,12 @@ function onResync(reason) {
   ctx.api.airhorns().then((body) => horns.setRecent(body && body.airhorns)).catch(() => {});
 }
 let socket = null;
-socket = connectSocket(window.NEST_ID, { onEvent, onResync, onStatus });
+socket = connectSocket(window.NEST_ID, {
+  onEvent,
+  onResync,
+  onStatus,
+  onClosed: (code) => (code === 4404 ? page.end("ended") : probeNest()),
+});
 setTimeout(() => {
   if (queueVersion < 0) refetchAll();
 }, 4000);
@@ -223,4 +262,4 @@ window.addEventListener("unhandledrejection", (ev) => {
   if (ev.reason && ev.reason.code) toast(errorWords(ev.reason), "error");
 });
 
-window.echonest = { ctx, refetchAll, live, socket };
+window.echonest = { ctx, refetchAll, live, socket, page };

@@ -1,11 +1,17 @@
-// Host tools: the creator (or an admin in Main) may clear the queue; the creator may switch Bender.
+// Host tools: hosts (or anyone, when the nest's settings say so) clear the queue and switch Bender.
 
 import { errorWords } from "./api.js";
 import { $, setText, toast } from "./dom.js";
 
 export function createHostTools(ctx, nestCode) {
   const { me, nestInfo } = ctx;
-  const isHost = Boolean(me.id && (me.id === nestInfo.created_by || (me.is_admin && nestInfo.is_main)));
+  const allowed = (mode) => Boolean(me.id && (ctx.isHost() || ctx.hosting.settings[mode] === "anyone"));
+  function showTools() {
+    if (!hostTools) return;
+    hostTools.hidden = !(allowed("clear_mode") || allowed("bender_mode"));
+    benderBtn.hidden = nestInfo.is_main || !allowed("bender_mode");
+    clearBtn.hidden = !allowed("clear_mode");
+  }
   const hostTools = $("#host-tools");
   const benderBtn = $("#bender-toggle");
   const clearBtn = $("#clear-btn");
@@ -19,9 +25,8 @@ export function createHostTools(ctx, nestCode) {
     setText($("span", benderBtn), nestInfo.bender_enabled ? "Bender on" : "Bender off");
   }
 
-  if (hostTools && isHost) {
-    hostTools.hidden = false;
-    benderBtn.hidden = nestInfo.is_main;
+  if (hostTools) {
+    showTools();
     showBender(nestInfo.bender_enabled);
     benderBtn.addEventListener("click", async () => {
       benderBtn.disabled = true;
@@ -60,5 +65,10 @@ export function createHostTools(ctx, nestCode) {
   }
 
   // nest_update carries the new metadata; Bender's switch follows it on every screen.
-  return { nestUpdated: (meta) => meta && "bender_enabled" in meta && showBender(meta.bender_enabled) };
+  return {
+    nestUpdated: (meta) => {
+      showTools();
+      if (meta && "bender_enabled" in meta) showBender(meta.bender_enabled);
+    },
+  };
 }

@@ -192,11 +192,11 @@ export function createNestBar(ctx) {
     });
   }
 
-  // Rename (creator of a temporary nest).
+  // Rename (hosts of a temporary nest).
   const renameBtn = $("#rename-btn");
   const renameDialog = $("#rename-dialog");
   if (renameBtn && renameDialog) {
-    renameBtn.hidden = !(ctx.me.id && ctx.me.id === nest.created_by) && !ctx.me.is_admin;
+    renameBtn.hidden = !ctx.isHost();
     const form = $("#rename-form", renameDialog);
     const input = $("#rename-name", renameDialog);
     const err = $("#rename-error", renameDialog);

@@ -20,6 +20,8 @@ export function createNowPlaying(root, ctx) {
   const jammers = h("div", { class: "jammers", "aria-label": "Jammers" });
   const pause = h("button", { class: "icon-btn icon-btn-lg", type: "button", title: "Pause for everyone", "aria-label": "Pause for everyone" }, icon("pause"));
   const skip = h("button", { class: "icon-btn icon-btn-lg", type: "button", title: "Skip this song", "aria-label": "Skip this song" }, icon("skip"));
+  // "3 of 5 want to skip": an open skip vote on this song (skip_mode "vote").
+  const votes = h("p", { class: "skip-votes", role: "status", hidden: true });
   const talk = h("button", { class: "chip-btn talk-btn", type: "button", "aria-expanded": "false" }, icon("chat"), h("span", { class: "talk-count" }));
   const comments = createComments(ctx, () => current?.id, { label: "Say something about this song" });
   comments.el.hidden = true;
@@ -38,6 +40,7 @@ export function createNowPlaying(root, ctx) {
     adder,
     h("div", { class: "progress-wrap" }, bar, h("div", { class: "times" }, elapsed, total)),
     h("div", { class: "now-controls" }, jam, jammers, h("div", { class: "spacer" }), talk, pause, skip),
+    votes,
     comments.el,
   );
   root.append(glow, h("div", { class: "now-grid" }, art, info), idle);
@@ -55,7 +58,12 @@ export function createNowPlaying(root, ctx) {
     }
   }
   jam.addEventListener("click", () => current && act(jam, () => ctx.api.jam(current.id)));
-  skip.addEventListener("click", () => act(skip, () => ctx.api.skip()));
+  skip.addEventListener("click", () =>
+    act(skip, async () => {
+      const answer = await ctx.api.skip();
+      if (answer && answer.voted && !answer.skipped) toast(`You asked to skip — ${answer.count} of ${answer.needed} so far`);
+    }),
+  );
   pause.addEventListener("click", () => act(pause, () => (ctx.clock.paused ? ctx.api.resume() : ctx.api.pause())));
   talk.addEventListener("click", () => {
     const open = comments.el.hidden;
@@ -104,6 +112,9 @@ export function createNowPlaying(root, ctx) {
     setText(talk.querySelector(".talk-count"), nComments || "");
     talk.setAttribute("aria-label", `Comments (${nComments})`);
     comments.render(playing.comments);
+    const sv = playing.skip_votes;
+    votes.hidden = !(sv && sv.count > 0);
+    setText(votes, sv && sv.count > 0 ? `${sv.count} of ${sv.needed} want to skip` : "");
     document.title = `${playing.title || "EchoNest"} — ${ctx.nestInfo.name || "EchoNest"}`;
     tick();
   }

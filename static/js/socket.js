@@ -6,8 +6,10 @@ export function socketUrl(nestId) {
   return `${scheme}://${location.host}${path}`;
 }
 
-// onEvent(name, data, envelope), onResync() when state must be refetched, onStatus("live"|"connecting"|"offline").
-export function connectSocket(nestId, { onEvent, onResync, onStatus }) {
+// onEvent(name, data, envelope), onResync() when state must be refetched, onStatus("live"|"connecting"|"offline"),
+// onClosed(code) when the server closed for good (4404 nest ended, 4403 removed by a host).
+export const FINAL_CLOSE_CODES = [4403, 4404];
+export function connectSocket(nestId, { onEvent, onResync, onStatus, onClosed }) {
   let ws = null;
   let attempt = 0;
   let lastVersion = null;
@@ -62,10 +64,15 @@ export function connectSocket(nestId, { onEvent, onResync, onStatus }) {
       }
       onEvent?.(msg.event, msg.data || {}, msg);
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (ev) => {
       clearInterval(pingTimer);
       for (const p of pending.values()) p.reject({ error: "network", message: "Connection lost" });
       pending.clear();
+      if (FINAL_CLOSE_CODES.includes(ev.code)) {
+        stopped = true;
+        onClosed?.(ev.code);
+        return;
+      }
       if (!stopped) scheduleRetry();
     });
     ws.addEventListener("error", () => {
