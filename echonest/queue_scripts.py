@@ -75,10 +75,6 @@ local max_depth, filter_ttl = tonumber(A[4]), tonumber(A[5])
 local per_person, repeat_since = tonumber(A[6]), tonumber(A[7])
 local entries = redis.call('ZRANGE', PQ, 0, -1, 'WITHSCORES')
 local n = #entries / 2
-local playing = redis.call('HGET', NP, 'id')
-if playing and redis.call('HGET', P_ITEM .. playing, 'uri') == uri then
-  return fail('already_queued', 409, 'that song is playing right now')
-end
 if max_depth > 0 and n >= max_depth then
   return fail('queue_full', 409, 'this nest holds at most ' .. max_depth .. ' songs')
 end
@@ -93,6 +89,11 @@ if repeat_since > 0 and not auto then
       return fail('recently_played', 409, 'that song played too recently')
     end
   end
+end
+-- With no no-repeat window, the playing song still cannot be queued again (it would play twice).
+local playing = redis.call('HGET', NP, 'id')
+if playing and redis.call('HGET', P_ITEM .. playing, 'uri') == uri then
+  return fail('already_queued', 409, 'that song is playing right now')
 end
 -- round[i]: the i-th queued item is its adder's round[i]-th song (human items only).
 local counts, round = {}, {}

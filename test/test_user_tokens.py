@@ -74,8 +74,15 @@ def test_labels_must_be_short_text(r, label):
 
 
 def test_labels_lose_invisible_and_control_characters(r):
-    _, record = user_tokens.mint_user_token(r, ALICE, "\u202eWork\u200b\x00 laptop")
+    _, record = user_tokens.mint_user_token(r, ALICE, "Work\u200b\x00 laptop")
     assert record["label"] == "Work laptop"
+
+
+def test_labels_with_direction_overrides_are_refused_and_mint_nothing(r):
+    # The one text check (echonest/validation.py) refuses bidi overrides everywhere.
+    with pytest.raises(InvalidRequest):
+        user_tokens.mint_user_token(r, ALICE, "\u202eWork laptop")
+    assert user_tokens.list_tokens(r, ALICE["id"]) == []
 
 
 @pytest.mark.parametrize("presented", [None, 7, "", "ens_", "ens_" + "x" * 200, "Bearer x",
