@@ -86,7 +86,8 @@ class DB:
     def _run(self, script: GuardedScript, args: list[Any], event: str = QUEUE_UPDATE):
         script_keys = [self._key(k) for k in (
             keys.PRIORITY_QUEUE, keys.NOW_PLAYING, keys.SKIP, keys.ITEM_COUNTER,
-            keys.BENDER_PREVIEW, keys.AIRHORNS, keys.VOLUME, keys.PLAY_HISTORY)]
+            keys.BENDER_PREVIEW, keys.AIRHORNS, keys.VOLUME, keys.PLAY_HISTORY,
+            keys.QUEUE_URIS, keys.QUEUE_ADDERS, keys.QUEUE_INDEXED, keys.queue_by_adder(""))]
         prefixes = [self._key(f("")) for f in (
             keys.queue_item, keys.queue_votes, keys.queue_jams, keys.comments,
             keys.bender_filter, keys.free_horn)]
