@@ -76,6 +76,7 @@ def web_servers(redis_url: str, count: int, data_dir: str, **conf):
         procs.append(subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         urls.append(f"http://127.0.0.1:{port}")
+    WATCH["web"] = [p.pid for p in procs]
     try:
         for url in urls:
             deadline = time.monotonic() + 30
@@ -180,6 +181,18 @@ def _ws_client(url, cookie, uris, target_id, seconds, out, start_at, adds_only=F
 
 
 out_final = None  # set per worker process
+WATCH: dict[str, list[int]] = {"web": [], "redis": []}  # pids whose CPU time is charged per op
+
+
+def cpu_seconds(kind: str) -> float:
+    total = 0.0
+    for pid in WATCH[kind]:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def _http_client(base, cookie, uris, target_id, seconds, out, start_at):
@@ -233,13 +246,25 @@ def run_clients(kind, base_urls, cookies, uris_each, target_id, seconds, client_
         jobs[i % procs_n].append({"url": ws_url(url) if kind == "ws" else url, "cookie": cookie,
                                   "uris": uris_each[i], "target": target_id})
     start_at = time.time() + 1.0
+    cpu_before = {kind: cpu_seconds(kind) for kind in WATCH}
     workers = [ctx.Process(target=_worker,
                            args=(kind, j, seconds, out, finals, start_at, adds_only))
                for j in jobs]
-    observer = None
-    if kind == "http":  # one listener to see when the fan-out caught up
+    observer, seen_at = None, []
+    if kind == "http":  # one listener, read all along, to see when the fan-out caught up
         observer = websocket.create_connection(ws_url(base_urls[0]),
                                                header=[f"Cookie: {cookies[0]}"], timeout=30)
+
+        def observe():
+            while True:
+                try:
+                    msg = json.loads(observer.recv())
+                except Exception:
+                    return
+                if msg.get("event") == "queue_update":
+                    seen_at.append((time.time(), int(msg["data"].get("version") or 0)))
+
+        threading.Thread(target=observe, daemon=True).start()
     for w in workers:
         w.start()
     results = [out.get(timeout=seconds + 60) for _ in range(n)]
@@ -250,14 +275,12 @@ def run_clients(kind, base_urls, cookies, uris_each, target_id, seconds, client_
             finals.put(final)
         caught = [out.get(timeout=90)["caught_up"] for _ in range(n)]
     else:
-        seen = 0
-        observer.settimeout(60)
-        while seen < final:
-            msg = json.loads(observer.recv())
-            if msg.get("event") == "queue_update":
-                seen = max(seen, int(msg["data"].get("version") or 0))
-        caught = [time.time()]
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(v >= final for _, v in seen_at):
+            time.sleep(0.01)
+        caught = [min((t for t, v in seen_at if v >= final), default=time.time())]
         observer.close()
+    cpu = {kind: cpu_seconds(kind) - cpu_before[kind] for kind in WATCH}
     for w in workers:
         w.join(30)
     ops = sum(r["ops"] for r in results)
@@ -267,7 +290,10 @@ def run_clients(kind, base_urls, cookies, uris_each, target_id, seconds, client_
             "acked_per_s": round(ops / ran, 1),
             "sustained_per_s": round(ops / (max(caught) - start_at), 1),
             "backlog_s": round(max(caught) - start_at - ran, 2),
-            "p50_ms": round(pct(lat, 0.5) * 1000, 2), "p99_ms": round(pct(lat, 0.99) * 1000, 2)}
+            "p50_ms": round(pct(lat, 0.5) * 1000, 2), "p99_ms": round(pct(lat, 0.99) * 1000, 2),
+            # CPU time per op (whole run incl. fan-out): what a dedicated core would allow.
+            "web_cpu_ms_per_op": round(cpu["web"] * 1000 / max(ops, 1), 3),
+            "redis_cpu_ms_per_op": round(cpu["redis"] * 1000 / max(ops, 1), 3)}
 
 
 # --- Redis accounting ----------------------------------------------------------------------
@@ -694,6 +720,7 @@ def main() -> int:
             from config import CONF
 
             CONF.REDIS_URL = engine.url
+            WATCH["redis"] = [engine.process.pid]
             client = redis.Redis.from_url(engine.url, decode_responses=True)
             print(json.dumps({"machine": {"cpus": os.cpu_count(),
                                           "load": os.getloadavg()}}), flush=True)

@@ -48,6 +48,9 @@ class Listener:
         self.overflowed = False
         self.ended = False
         self.reason = ""
+        # Called after a frame (or CLOSE) lands in the outbox: a WebSocket starts its sender
+        # only then, so an idle listener holds no sending thread (and no stack) at all.
+        self.on_ready: Callable[[], None] | None = None
 
     def deliver(self, frame: str) -> None:
         if self.ended:
@@ -59,6 +62,9 @@ class Listener:
             # reconnects and refetches, instead of buffering without bound.
             self.overflowed = True
             self.end("overflow")
+            return
+        if self.on_ready is not None:
+            self.on_ready()
 
     def end(self, reason: str = "closed") -> None:
         """Make the connection's sender finish after the frames already queued."""
@@ -75,6 +81,8 @@ class Listener:
         except queue.Full:
             self.outbox.get_nowait()
             self.outbox.put_nowait(CLOSE)
+        if self.on_ready is not None:
+            self.on_ready()
 
     def next_frame(self, timeout: float | None = None) -> Any:
         """The next frame, CLOSE, or None when ``timeout`` passed with nothing to send."""

@@ -241,6 +241,12 @@ class SocketSession:
         self.heartbeat_seconds = max(heartbeat_seconds, 0.5)
         self.listener = Listener(nest_id, WS, user=getattr(user, "id", "") or "")
         self._joined = False
+        # The sender runs only while the outbox holds frames (see _wake): idle sockets are the
+        # common case (10,000 listeners, a few events a minute), and a parked thread per socket
+        # costs ~13 KiB of stack.
+        self._send_lock = threading.Lock()
+        self._sender: threading.Thread | None = None
+        self._ws: Any = None
 
     def prepare(self) -> None:
         """Register, join and queue the first frames; raises (after undoing) if it cannot."""
@@ -269,19 +275,28 @@ class SocketSession:
             _recount_skip_vote(self.nests, self.nest_id)
 
     def run(self, ws: Any) -> None:
-        sender = None
         try:
-            sender = threading.Thread(target=self._send_loop, args=(ws,), daemon=True,
-                                      name=f"ws-send-{self.nest_id}")
-            sender.start()
+            self._ws = ws
+            self.listener.on_ready = self._wake
+            self._wake()  # the first frames were queued before the upgrade
             self._receive_loop(ws)
         finally:
             # Every way out (client close, dropped TCP, error, nest deleted, server stopping)
             # passes here, so the member count never keeps a ghost.
             self.abandon()
+            sender = self._sender
             if sender is not None:
                 sender.join(timeout=5)
             _close(ws, "closed")
+
+    def _wake(self) -> None:
+        """Start a sender for what the outbox holds, unless one is already running."""
+        with self._send_lock:
+            if self._sender is not None or self._ws is None:
+                return
+            self._sender = threading.Thread(target=self._drain, daemon=True,
+                                            name=f"ws-send-{self.nest_id}")
+        self._sender.start()
 
     def _receive_loop(self, ws: Any) -> None:
         from simple_websocket import ConnectionClosed
@@ -316,11 +331,17 @@ class SocketSession:
         else:
             HEARTBEATS.ok()
 
-    def _send_loop(self, ws: Any) -> None:
+    def _drain(self) -> None:
+        """Send what the outbox holds, then end (the next frame starts a new sender)."""
         from simple_websocket import ConnectionClosed
 
+        ws = self._ws
         while True:
-            frame = self.listener.next_frame()
+            with self._send_lock:
+                frame = self.listener.next_frame(timeout=0)
+                if frame is None:
+                    self._sender = None
+                    return
             if frame is CLOSE:
                 break
             try:
@@ -328,6 +349,8 @@ class SocketSession:
             except (ConnectionClosed, OSError):
                 break
         _close(ws, self.listener.reason or "closed")
+        with self._send_lock:
+            self._sender = None
 
     def _dispatch(self, action: Any, args: Any) -> dict:
         """One action on the nest as this socket last read it; its write checks that reading
