@@ -21,6 +21,7 @@ from typing import Any
 import redis
 
 from echonest import events, keys
+from echonest.web import memory
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +203,7 @@ class Fanout:
             if not local or listener not in local:
                 return
             local.discard(listener)
+            memory.listeners_left()
             if not local:
                 del self._listeners[listener.nest_id]
                 self._forget(listener.nest_id)

@@ -136,9 +136,41 @@ def _server_class():
     return EchoSocket
 
 
+@functools.cache
+def _reader_thread_class() -> Any:
+    """Under gevent, simple-websocket's per-socket reader as a bare greenlet: a monkey-patched
+    ``threading.Thread`` parked for the socket's life costs ~5 KiB more (bench_ops memory)."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return None
+    if not monkey.is_module_patched("threading"):
+        return None
+    import gevent
+
+    class GreenReader:
+        def __init__(self, target: Any) -> None:
+            self._target, self._greenlet = target, None
+            self.name, self.daemon = "ws-reader", True
+
+        def start(self) -> None:
+            self._greenlet = gevent.spawn(self._target)
+
+        def join(self, timeout: float | None = None) -> None:
+            if self._greenlet is not None:
+                self._greenlet.join(timeout)
+
+        def is_alive(self) -> bool:
+            return self._greenlet is not None and not self._greenlet.dead
+
+    return GreenReader
+
+
 def accept(environ: dict) -> Any:
     """Complete the upgrade (flask-sock's approach, minus its unlocked writes)."""
     options = {"ping_interval": 25, "max_message_size": 64 * 1024}
+    if _reader_thread_class() is not None:
+        options["thread_class"] = _reader_thread_class()
     options.update(current_app.config.get("SOCK_SERVER_OPTIONS", {}))
     return _server_class()(environ, **options)
 
