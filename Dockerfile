@@ -13,12 +13,17 @@ WORKDIR /app
 # tools, no browser. Editable, so templates/, static/ and config.yaml are read from /app.
 COPY pyproject.toml README.md ./
 COPY echonest ./echonest
-COPY app.py config.py db.py nests.py master_player.py migrate_keys.py ./
+COPY app.py config.py db.py nests.py master_player.py migrate_keys.py migrate_cluster.py ./
 RUN pip install -e .
 
 COPY config.yaml ./
 COPY templates ./templates
 COPY static ./static
+
+# The generated demo library (original music, made here, never downloaded) outside the /data
+# volume, so an empty MUSIC_DIR still plays something; a mounted MUSIC_DIR takes over.
+RUN python -m echonest.demo_music --out /app/demo-music
+ENV DEMO_MUSIC_DIR=/app/demo-music
 
 # Never root at run time; DATA_DIR is a volume the worker owns (play history when enabled).
 RUN useradd --system --uid 10001 --home-dir /app echonest \

@@ -100,9 +100,12 @@ def create_app(conf: Any = None, *, redis_client: Any = None) -> Flask:
     if redis_client is not None:
         app.extensions.setdefault("echonest", {})["redis"] = redis_client
 
+    from echonest import logs, metrics
     from echonest.web import register_blueprints, spotify_routes, stream
 
     register_blueprints(app)
+    metrics.init_app(app)
+    logs.init_app(app)  # after metrics: its request id is the very first thing set
     app.register_blueprint(spotify_routes.bp)
     app.register_blueprint(stream.bp)
     stream.init_app(app)

@@ -23,6 +23,7 @@ ENV_OVERRIDES = (
     "HOST",
     "PORT",
     "REDIS_URL",
+    "REDIS_CLUSTER",
     "DATA_DIR",
     "WEB_PROCESSES",
     "NESTS_ENABLED",
@@ -52,6 +53,8 @@ ENV_OVERRIDES = (
     "ANDRE_API_TOKEN",
     "SYNC_INVITE_CODES",
     "PUBLIC_SEARCH",
+    "LOG_FORMAT",
+    "METRICS_TOKEN",
 )
 
 

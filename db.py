@@ -332,6 +332,12 @@ def due_nests(client: redis.Redis, nest_ids: list[str], now: Any = None) -> list
              for k in (keys.NOW_PLAYING, keys.SKIP, keys.PRIORITY_QUEUE)]
     ids = [n for n in nest_ids if isinstance(n, str)]
     due: list[str] = []
+    if keys.cluster_layout():
+        from echonest import per_nest
+
+        found = per_nest.run(client, player_scripts.DUE, [
+            ([keys.nest_key(n, keys.NOW_PLAYING)], [now_ts, head, *tails, n]) for n in ids])
+        return [n for n, hit in zip(ids, found, strict=True) if hit]
     for start in range(0, len(ids), DUE_BATCH):
         batch = ids[start:start + DUE_BATCH]
         due += player_scripts.DUE_SCRIPT(client, [], [now_ts, head, *tails, *batch])

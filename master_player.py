@@ -3,8 +3,9 @@
 ``master_player_tick_all(now)`` is the pure one-pass step; ``run()`` is the thin loop around it
 that also runs ``cleanup_tick`` every NEST_CLEANUP_INTERVAL_SECONDS. Several workers may run
 against one Redis: a per-nest lock (SET NX PX with an owner token, compare-and-delete release)
-makes sure only one of them touches a nest at a time. Idle nests cost no extra round trips:
-the due check and the listener counts are each one pipelined batch for all nests.
+makes sure only one of them touches a nest at a time, and ``run`` splits the nests between the
+workers by leased buckets (echonest/player_shares.py), so each pass reads only its share.
+Idle nests cost no extra round trips: the due check and the listener counts are each one pipelined batch for all nests.
 
 The lock is a short lease (LOCK_MS) that a keeper thread renews while the worker still works on
 the nest, so a worker that dies holding it freezes that nest for seconds, not minutes. A Redis
@@ -28,7 +29,7 @@ import redis
 
 import db as db_module
 from config import CONF
-from echonest import keys
+from echonest import keys, logs, metrics
 from echonest.errors import NestGone
 from echonest.membership import QuietableScript, live_member_counts
 from echonest.nest_registry import as_utc, decode_metadata, utc_now
@@ -41,7 +42,9 @@ LOCK_MS = 5_000  # a lease: renewed every LOCK_MS/3 while held, so a dead worker
 LOCK_MAX_HOLD_SECONDS = 120.0  # a nest's work wedged this long stops being renewed
 
 # Redis is unreachable (not a bug in a pass): reported once per outage by the run loop.
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+# (A cluster mid-failover answers CLUSTERDOWN / MOVED storms: an outage too, not a bug.)
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterDownError,
+              redis.exceptions.ClusterError)
 
 # Guarded so a worker that listed a nest just before it was deleted cannot recreate its keys.
 _ACQUIRE = QuietableScript("""
@@ -122,6 +125,13 @@ class LeaseKeeper:
             return 0
         lock_keys = [lock_key(nest_id) for nest_id, _ in held]
         tokens = [token for _, (token, _) in held]
+        if keys.cluster_layout():
+            # Each lock lives in its own nest's slot: one call per lock, one pipeline per shard.
+            from echonest import per_nest
+
+            return sum(int(n) for n in per_nest.run(self.client, _RENEW_LUA, [
+                ([key], [token, self.ttl_ms]) for key, token in zip(lock_keys, tokens,
+                                                                    strict=True)]))
         return int(self.client.eval(_RENEW_LUA, len(lock_keys), *lock_keys, *tokens,
                                     self.ttl_ms))
 
@@ -234,19 +244,29 @@ def _tick_nest(client: redis.Redis, nest_id: str, meta: dict[str, Any], now: dat
 
 
 def master_player_tick_all(now: datetime | None = None, redis_client: redis.Redis | None = None,
-                           catalog: Any = None) -> dict[str, Any]:
-    """One pass over all nests; returns what it did (ids advanced, locked out, failed)."""
+                           catalog: Any = None, shares: Any = None) -> dict[str, Any]:
+    """One pass over all nests — or, with ``shares`` (echonest.player_shares.Shares), over
+    the nests of the buckets this worker holds; returns what it did."""
     client = redis_client or _default_client()
     now = as_utc(now) if now is not None else utc_now()
-    nest_ids = _nest_ids(client)
-    due = set(db_module.due_nests(client, nest_ids, now))
-    listeners = live_member_counts(client, nest_ids)
+    if shares is not None:
+        shares.refresh(int(now.timestamp() * 1000))
+        nest_ids = shares.nest_ids()
+    else:
+        nest_ids = _nest_ids(client)
+    if keys.cluster_layout():
+        from echonest.per_nest import due_and_live
+
+        due, listeners = due_and_live(client, nest_ids, now.timestamp())
+    else:
+        due = set(db_module.due_nests(client, nest_ids, now))
+        listeners = live_member_counts(client, nest_ids)
     active = [n for n in nest_ids if n in due or (CONF.USE_BENDER and listeners[n] > 0)]
     summary: dict[str, Any] = {"nests": len(nest_ids), "due": sorted(due), "advanced": [],
                                "locked_out": [], "bender_added": 0, "errors": {}}
     if not active:
         return summary
-    metas = dict(zip(active, client.hmget(keys.NESTS_REGISTRY, active), strict=True))
+    metas = _current_metas(client, active)
     catalogs = _CatalogOnce(catalog, client)
     for nest_id in active:
         try:
@@ -262,8 +282,24 @@ def master_player_tick_all(now: datetime | None = None, redis_client: redis.Redi
     return summary
 
 
-def cleanup_tick(now: datetime, redis_client: redis.Redis | None = None) -> list[str]:
-    """Delete every temporary nest ``should_delete_nest`` condemns; returns the deleted ids."""
+def _current_metas(client: redis.Redis, nest_ids: list[str]) -> dict[str, str | None]:
+    """Each nest's metadata as it is now: the registry, or in the cluster layout the nest's
+    own alive hash (where touches land), one pipelined read either way."""
+    if not nest_ids:
+        return {}
+    if not keys.cluster_layout():
+        return dict(zip(nest_ids, client.hmget(keys.NESTS_REGISTRY, nest_ids), strict=True))
+    pipe = client.pipeline(transaction=False)
+    for nest_id in nest_ids:
+        pipe.hget(keys.nest_guard_key(nest_id), nest_id)
+    return dict(zip(nest_ids, pipe.execute(), strict=True))
+
+
+def cleanup_tick(now: datetime, redis_client: redis.Redis | None = None,
+                 shares: Any = None) -> list[str]:
+    """Delete every temporary nest ``should_delete_nest`` condemns; returns the deleted ids.
+
+    With ``shares``, only the nests of this worker's buckets are judged."""
     client = redis_client or _default_client()
     manager = NestManager(client)
     try:
@@ -272,9 +308,16 @@ def cleanup_tick(now: datetime, redis_client: redis.Redis | None = None) -> list
         raise
     except Exception:
         log.exception("could not finish interrupted nest deletes")
-    metas = {nest_id: _metadata(raw, nest_id)
-             for nest_id, raw in client.hgetall(keys.NESTS_REGISTRY).items()
-             if nest_id != MAIN_NEST_ID}
+    if shares is not None:
+        ids = [n for n in shares.nest_ids() if n != MAIN_NEST_ID]
+        found = _current_metas(client, ids)
+    elif keys.cluster_layout():
+        found = _current_metas(client, [n for n in client.hkeys(keys.NESTS_REGISTRY)
+                                        if n != MAIN_NEST_ID])
+    else:
+        found = client.hgetall(keys.NESTS_REGISTRY)
+    metas = {nest_id: _metadata(raw, nest_id) for nest_id, raw in found.items()
+             if nest_id != MAIN_NEST_ID and raw is not None}
     if not metas:
         return []
     ids = list(metas)
@@ -343,6 +386,9 @@ def run(stop_event: threading.Event | None = None,
     client = redis_client or _default_client()
     _start_up(client)
     _start_library_scanner(client, stop)
+    from echonest.player_shares import Shares, heal_index
+
+    shares = Shares(client, lease_ms=int(float(CONF.PLAYER_LEASE_SECONDS or 10) * 1000))
     tick = float(CONF.PLAYER_TICK_SECONDS or 1.0)
     cleanup_every = float(CONF.NEST_CLEANUP_INTERVAL_SECONDS or 60)
     next_cleanup = time.monotonic()
@@ -354,9 +400,11 @@ def run(stop_event: threading.Event | None = None,
             return
         started = time.monotonic()
         try:
-            master_player_tick_all(redis_client=client)
+            master_player_tick_all(redis_client=client, shares=shares)
+            metrics.observe_pass(time.monotonic() - started, client)
             if started >= next_cleanup:
-                cleanup_tick(utc_now(), client)
+                heal_index(client)
+                cleanup_tick(utc_now(), client, shares=shares)
                 next_cleanup = started + cleanup_every
             outage.succeeded()
         except REDIS_DOWN as exc:
@@ -364,6 +412,10 @@ def run(stop_event: threading.Event | None = None,
         except Exception:
             log.exception("player pass failed")
         stop.wait(max(0.05, tick - (time.monotonic() - started)))
+    try:
+        shares.release_all()
+    except redis.RedisError:
+        log.warning("could not hand the player buckets back; they lapse after the lease")
 
 
 def _start_up(client: redis.Redis) -> None:
@@ -371,6 +423,12 @@ def _start_up(client: redis.Redis) -> None:
         NestManager(client).ensure_main()
     except Exception:
         log.exception("could not ensure the main nest's registry entry")
+    try:
+        from echonest.player_shares import index_all
+
+        index_all(client, _nest_ids(client))
+    except Exception:
+        log.exception("could not list the nests in their player buckets")
     try:
         from echonest.history import load_history
     except ImportError:
@@ -407,6 +465,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="stop when this process goes away (set by the runner)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure(CONF)
+    metrics.serve_as_player()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -36,10 +36,14 @@ from echonest.nest_names import (
 )
 from echonest.nest_names import generate_code as _random_code
 from echonest.nest_registry import (
+    CREATE_ALIVE_LUA,
     CREATE_LUA,
     DELETE_START,
+    DELETE_START_CLUSTER,
+    RELEASE_CODE_LUA,
     TOUCH,
     UPDATE,
+    UPDATE_CLUSTER,
     as_utc,
     decode_metadata,
     iso,
@@ -53,6 +57,9 @@ __all__ = [
 ]
 
 _DELETE_SCAN_COUNT = 1000
+# Cluster create: the code is claimed with a TTL first and made permanent once the nest exists,
+# so a creator that dies half-way leaves no code pointing nowhere for longer than this.
+_CODE_CLAIM_MS = 60_000
 _GENRE_BY_NAME = {name.lower(): genre for name, genre in THEMED_NAMES.items()}
 
 
@@ -163,13 +170,18 @@ class NestManager:
 
     def ensure_main(self) -> dict[str, Any]:
         """Create the main nest's registry entry on first use; returns its metadata."""
-        self.redis.hsetnx(keys.NESTS_REGISTRY, MAIN_NEST_ID, json.dumps(self.main_metadata()))
+        raw = json.dumps(self.main_metadata())
+        self.redis.hsetnx(keys.NESTS_REGISTRY, MAIN_NEST_ID, raw)
+        if keys.cluster_layout():
+            self.redis.hsetnx(keys.nest_guard_key(MAIN_NEST_ID), MAIN_NEST_ID, raw)
+        self._add_to_player_bucket(MAIN_NEST_ID)
         return self.get_nest(MAIN_NEST_ID) or self.main_metadata()
 
     def get_nest(self, nest_id: Any) -> dict[str, Any] | None:
         if not isinstance(nest_id, str) or not nest_id or len(nest_id) > MAX_ID_LENGTH:
             return None
-        raw = self.redis.hget(keys.NESTS_REGISTRY, nest_id)
+        # Cluster layout: the nest's own copy is the current one (touches land there only).
+        raw = self.redis.hget(keys.nest_guard_key(nest_id), nest_id)
         if raw is None and nest_id == MAIN_NEST_ID:
             return self.ensure_main()
         return decode_metadata(raw)
@@ -194,7 +206,15 @@ class NestManager:
         """Every nest (main first, then oldest first) as (nest_id, metadata)."""
         self.redis.hsetnx(keys.NESTS_REGISTRY, MAIN_NEST_ID, json.dumps(self.main_metadata()))
         found = []
-        for nest_id, raw in self.redis.hgetall(keys.NESTS_REGISTRY).items():
+        registry = self.redis.hgetall(keys.NESTS_REGISTRY)
+        if keys.cluster_layout() and registry:
+            # The nests' own copies are the current ones (settings and touches land there).
+            pipe = self.redis.pipeline(transaction=False)
+            for nest_id in registry:
+                pipe.hget(keys.nest_guard_key(nest_id), nest_id)
+            registry = {nest_id: current or raw for (nest_id, raw), current in
+                        zip(registry.items(), pipe.execute(), strict=True)}
+        for nest_id, raw in registry.items():
             meta = decode_metadata(raw)
             if meta is not None:
                 found.append((nest_id, meta))
@@ -237,21 +257,12 @@ class NestManager:
             meta["seed_uri"] = check_seed_uri(seed_uri)
         if genre_hint:
             meta["genre_hint"] = genre_hint
-        if self._create_script is None:
-            self._create_script = self.redis.register_script(CREATE_LUA)
         for _ in range(20):
             code = self.generate_code()
             meta.update(id=code, code=code)
-            outcome = self._create_script(
-                keys=[keys.NESTS_REGISTRY, keys.nest_code(code), keys.nest_code(code.lower()),
-                      keys.nest_deleting(code), keys.NESTS_CREATOR_IP],
-                args=[code, json.dumps(meta), int(self.conf.NEST_MAX_ACTIVE), MAIN_NEST_ID,
-                      creator,
-                      int(self.conf.NEST_MAX_ACTIVE_PER_USER or 0) if outside else 0,
-                      str(ip or "")[:64],
-                      int(self.conf.NEST_MAX_ACTIVE_PER_IP or 0) if outside else 0,
-                      "1" if exempt else "0"])
+            outcome = self._create(code, meta, creator, outside, ip, exempt)
             if outcome == "OK":
+                self._add_to_player_bucket(code)
                 return dict(meta)
             if outcome == "USER_LIMIT":
                 raise NestLimitReached(
@@ -267,6 +278,79 @@ class NestManager:
                     f"All {limit} nests are in use. Wait for one to close, or upgrade for more.",
                     upgrade_url=f"https://{self.conf.ECHONEST_DOMAIN}/upgrade")
         raise EchoNestError("could not find a free nest code, try again", code="busy", status=503)
+
+    def _create(self, code: str, meta: dict[str, Any], creator: str, outside: bool,
+                ip: str | None, exempt: bool) -> str:
+        per_user = int(self.conf.NEST_MAX_ACTIVE_PER_USER or 0) if outside else 0
+        per_ip = int(self.conf.NEST_MAX_ACTIVE_PER_IP or 0) if outside else 0
+        if keys.cluster_layout():
+            return self._create_in_cluster(code, meta, creator, str(ip or "")[:64], per_user,
+                                           per_ip, exempt)
+        if self._create_script is None:
+            self._create_script = self.redis.register_script(CREATE_LUA)
+        return self._create_script(
+            keys=[keys.NESTS_REGISTRY, keys.nest_code(code), keys.nest_code(code.lower()),
+                  keys.nest_deleting(code), keys.NESTS_CREATOR_IP],
+            args=[code, json.dumps(meta), int(self.conf.NEST_MAX_ACTIVE), MAIN_NEST_ID,
+                  creator, per_user, str(ip or "")[:64], per_ip, "1" if exempt else "0"])
+
+    def _create_in_cluster(self, code: str, meta: dict[str, Any], creator: str, ip: str,
+                           per_user: int, per_ip: int, exempt: bool) -> str:
+        """CREATE_LUA's steps as separate single-slot calls: check the caps, claim the code
+        (SET NX, with a TTL until done), write the nest's alive hash, then the registry entry
+        and the creator's address.
+
+        The caps are checked before the claim, not atomically with it: two creators racing
+        for the last place may both get one (decisions.md).
+        """
+        client = self.redis
+        if not exempt:
+            outcome = self._cluster_caps(creator, ip, per_user, per_ip)
+            if outcome:
+                return outcome
+        code_key = keys.nest_code(code)
+        if client.exists(keys.nest_code(code.lower()), keys.nest_deleting(code)) or \
+                client.hexists(keys.NESTS_REGISTRY, code):
+            return "TAKEN"
+        if not client.set(code_key, code, nx=True, px=_CODE_CLAIM_MS):
+            return "TAKEN"
+        raw = json.dumps(meta)
+        made = client.eval(CREATE_ALIVE_LUA, 2, keys.nest_guard_key(code),
+                           keys.nest_deleting(code), code, raw)
+        if not int(made):
+            client.eval(RELEASE_CODE_LUA, 1, code_key, code)
+            return "TAKEN"
+        client.hset(keys.NESTS_REGISTRY, code, raw)
+        if ip:
+            client.hset(keys.NESTS_CREATOR_IP, code, ip)
+        client.persist(code_key)
+        return "OK"
+
+    def _cluster_caps(self, creator: str, ip: str, per_user: int, per_ip: int) -> str:
+        """CREATE_LUA's cap checks as plain reads of the global registry (cluster layout)."""
+        client = self.redis
+        registry = client.hgetall(keys.NESTS_REGISTRY)
+        active = len(registry) - int(MAIN_NEST_ID in registry)
+        if active >= int(self.conf.NEST_MAX_ACTIVE):
+            return "LIMIT"
+        if per_user > 0:
+            mine = sum(1 for raw in registry.values()
+                       if (meta := decode_metadata(raw)) and meta.get("created_by") == creator
+                       and meta.get("is_main") is not True)
+            if mine >= per_user:
+                return "USER_LIMIT"
+        if per_ip > 0 and ip:
+            by_ip = client.hgetall(keys.NESTS_CREATOR_IP)
+            gone = [n for n in by_ip if n not in registry]
+            if gone:
+                client.hdel(keys.NESTS_CREATOR_IP, *gone)
+            if sum(1 for n, addr in by_ip.items() if addr == ip and n in registry) >= per_ip:
+                return "IP_LIMIT"
+        return ""
+
+    def _add_to_player_bucket(self, nest_id: str) -> None:
+        """List the nest in its player bucket (master_player: workers lease buckets)."""
+        self.redis.sadd(keys.player_bucket_nests(player_bucket(nest_id)), nest_id)
 
     def update_nest(self, nest_id: str, user: str, name: str | None = None,
                     vanity_code: str | None = None, bender_enabled: bool | None = None
@@ -288,6 +372,8 @@ class NestManager:
         if vanity_code is not None:
             mode = "clear" if vanity_code == "" else "set"
             vanity = clean_vanity(vanity_code) if mode == "set" else ""
+        if keys.cluster_layout():
+            return self._update_in_cluster(nest_id, user, fields, mode, vanity)
         try:
             _, encoded = UPDATE(
                 self.redis, nest_id,
@@ -298,6 +384,41 @@ class NestManager:
             raise NotFound("no such nest") from None
         except EchoNestError as exc:
             raise script_error(exc) from None
+        return json.loads(encoded)
+
+    def _update_in_cluster(self, nest_id: str, user: str, fields: dict[str, Any], mode: str,
+                           vanity: str) -> dict[str, Any]:
+        """UPDATE's steps as single-slot calls: claim the new vanity code (SET NX), change the
+        nest's own metadata (guarded script), then release the old code and copy the metadata
+        into the registry. A refused change releases the claim it made."""
+        client = self.redis
+        before = self.get_nest(nest_id)
+        if before is None:
+            raise NotFound("no such nest")
+        claimed = None
+        if mode == "set":
+            lookup = keys.nest_code(vanity)
+            if client.exists(keys.nest_code(vanity.upper())):
+                raise InvalidRequest("that vanity code is already taken")
+            if client.set(lookup, nest_id, nx=True):
+                claimed = lookup
+            elif client.get(lookup) != nest_id:
+                raise InvalidRequest("that vanity code is already taken")
+        try:
+            _, encoded = UPDATE_CLUSTER(
+                client, nest_id, keys_=[keys.nest_key(nest_id, keys.NEST_VANITY)],
+                args=[user, json.dumps(fields), mode, vanity, ""], event=events.NEST_UPDATE)
+        except (NestGone, EchoNestError) as exc:
+            if claimed:
+                client.eval(RELEASE_CODE_LUA, 1, claimed, nest_id)
+            if isinstance(exc, NestGone):
+                raise NotFound("no such nest") from None
+            raise script_error(exc) from None
+        old = before.get("vanity_code")
+        if mode != "keep" and isinstance(old, str) and old and old != vanity:
+            client.eval(RELEASE_CODE_LUA, 1, keys.nest_code(old), nest_id)
+        if client.hexists(keys.NESTS_REGISTRY, nest_id):
+            client.hset(keys.NESTS_REGISTRY, nest_id, encoded)
         return json.loads(encoded)
 
     def touch_nest(self, nest_id: str, *, now: datetime | None = None) -> bool:
@@ -318,6 +439,8 @@ class NestManager:
         nest_id = check_nest_id(nest_id)
         if nest_id == MAIN_NEST_ID:
             raise Forbidden("the Home Nest cannot be deleted")
+        if keys.cluster_layout():
+            return self._delete_in_cluster(nest_id, only_if_idle_since)
         try:
             _, started = DELETE_START(
                 self.redis, nest_id,
@@ -339,11 +462,50 @@ class NestManager:
         self._purge(nest_id)
         return True
 
+    def _delete_in_cluster(self, nest_id: str, only_if_idle_since: str | None) -> bool:
+        """DELETE_START in the nest's slot (idle re-check, marker, end of the alive hash), then
+        the global entries as separate calls, then the sweep. A crash after the first step
+        leaves a registry entry with no alive hash: ``finish_deletes`` completes it."""
+        client = self.redis
+        try:
+            _, raw = DELETE_START_CLUSTER(
+                client, nest_id,
+                keys_=[keys.members_key(nest_id), keys.nest_key(nest_id, keys.PRIORITY_QUEUE)],
+                args=[only_if_idle_since or "", keys.member_key(nest_id, ""),
+                      int(utc_now().timestamp())],
+                event=events.NEST_DELETED)
+        except EchoNestError as exc:
+            if not isinstance(exc, NestGone):
+                raise script_error(exc) from None
+            if client.exists(keys.nest_deleting(nest_id)) or \
+                    client.hexists(keys.NESTS_REGISTRY, nest_id):
+                self._finish_cluster_delete(nest_id)
+                return True
+            raise NotFound("no such nest") from None
+        if not raw:
+            return False
+        self._finish_cluster_delete(nest_id, decode_metadata(raw))
+        return True
+
+    def _finish_cluster_delete(self, nest_id: str, meta: dict[str, Any] | None = None) -> None:
+        client = self.redis
+        if meta is None:
+            meta = decode_metadata(client.hget(keys.NESTS_REGISTRY, nest_id)) or {}
+        client.sadd(keys.NESTS_BEING_DELETED, nest_id)
+        client.hdel(keys.NESTS_REGISTRY, nest_id)
+        client.eval(RELEASE_CODE_LUA, 1, keys.nest_code(nest_id), nest_id)
+        vanity = meta.get("vanity_code")
+        if isinstance(vanity, str) and vanity:
+            client.eval(RELEASE_CODE_LUA, 1, keys.nest_code(vanity), nest_id)
+        self._purge(nest_id)
+
     def finish_deletes(self, *, now: datetime | None = None,
                        older_than_seconds: int = 600) -> list[str]:
         """Finish deletes a crash interrupted (started over ``older_than_seconds`` ago)."""
         cutoff = (now or utc_now()).timestamp() - older_than_seconds
         finished = []
+        if keys.cluster_layout():
+            finished += self._finish_orphans()
         for nest_id in self.redis.smembers(keys.NESTS_BEING_DELETED):
             started = self.redis.get(keys.nest_deleting(nest_id))
             try:
@@ -355,13 +517,35 @@ class NestManager:
                 finished.append(nest_id)
         return finished
 
+    def _finish_orphans(self) -> list[str]:
+        """Cluster: registry entries whose alive hash is gone (a delete stopped after its
+        first step) are finished. One pipelined HEXISTS per nest, grouped by shard."""
+        client = self.redis
+        ids = [n for n in client.hkeys(keys.NESTS_REGISTRY) if n != MAIN_NEST_ID]
+        if not ids:
+            return []
+        pipe = client.pipeline(transaction=False)
+        for nest_id in ids:
+            pipe.hexists(keys.nest_guard_key(nest_id), nest_id)
+        orphans = [n for n, alive in zip(ids, pipe.execute(), strict=True) if not alive]
+        for nest_id in orphans:
+            # Read again: a nest being created writes its alive hash before the registry.
+            if not client.hexists(keys.nest_guard_key(nest_id), nest_id):
+                self._finish_cluster_delete(nest_id)
+        return orphans
+
     def _purge(self, nest_id: str) -> None:
         # Writers are refused once the registry entry is gone, so this sweep is final; the
         # marker keeps the code from being reused until the sweep is done.
-        for batch in _scan_batches(self.redis, keys.nest_pattern(nest_id)):
-            self.redis.unlink(*batch)
-        self.redis.delete(keys.nest_deleting(nest_id))
-        self.redis.srem(keys.NESTS_BEING_DELETED, nest_id)
+        client = self.redis
+        if keys.cluster_layout():
+            _purge_slot(client, nest_id)
+        else:
+            for batch in _scan_batches(client, keys.nest_pattern(nest_id)):
+                client.unlink(*batch)
+        client.srem(keys.player_bucket_nests(player_bucket(nest_id)), nest_id)
+        client.delete(keys.nest_deleting(nest_id))
+        client.srem(keys.NESTS_BEING_DELETED, nest_id)
 
     # --- membership ----------------------------------------------------------------------
     def join_nest(self, nest_id: str, email: str, *, now: datetime | None = None) -> int:
@@ -402,6 +586,31 @@ def _scan_batches(client: redis.Redis, pattern: str):
             yield found
         if cursor == 0:
             return
+
+
+def _purge_slot(client: redis.Redis, nest_id: str) -> None:
+    """Cluster: every key of the nest is in one hash slot, so list that slot (its primary
+    alone answers, about NESTS/16384 nests' keys) instead of scanning the cluster. The deleting
+    marker is kept for the caller to drop last."""
+    prefix = keys.nest_prefix(nest_id)
+    marker = keys.nest_deleting(nest_id)
+    slot = client.keyslot(prefix)
+    while True:
+        total = int(client.cluster_countkeysinslot(slot))
+        names = client.cluster_get_keys_in_slot(slot, max(total, 1)) if total else []
+        ours = [k for k in names if k.startswith(prefix) and k != marker]
+        if not ours:
+            return
+        for start in range(0, len(ours), _DELETE_SCAN_COUNT):
+            client.unlink(*ours[start:start + _DELETE_SCAN_COUNT])
+
+
+def player_bucket(nest_id: str) -> int:
+    """The player bucket of a nest: its cluster hash slot (in either layout) folded into
+    keys.PLAYER_BUCKETS ranges, so a worker's bucket is a contiguous slot range."""
+    from redis.crc import key_slot
+
+    return key_slot(nest_id.encode()) * keys.PLAYER_BUCKETS // 16384
 
 
 def refresh_member_ttl(nest_id: str, email: str, ttl_seconds: int = 90,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from echonest import nest_settings, ratelimit, skip_votes
+from echonest import keys, metrics, nest_settings, ratelimit, skip_votes
 from echonest.airhorns import AIRHORN_NAMES
 from echonest.errors import (
     AddsClosed,
@@ -79,8 +79,14 @@ class ActionContext:
     def begin(self, touch: str | None) -> Pending:
         """A fresh Pending for one action, handed to this context's DB."""
         limits, self.deferred = self.deferred, []
-        self._pending = Pending(limits, touch,
-                                meta=self.expected_meta if self.nest is not None else None)
+        if keys.cluster_layout():
+            # Rate-limit keys live outside the nest's slot: a script may not touch them there.
+            for spec in limits:
+                ratelimit.check(self.redis, spec)
+            self._pending = Pending([], touch, fold_limits=False)
+        else:
+            self._pending = Pending(limits, touch,
+                                    meta=self.expected_meta if self.nest is not None else None)
         if self._db is not None:
             self._db.pending = self._pending
         return self._pending
@@ -350,15 +356,16 @@ def dispatch(ctx: ActionContext, action: str, args: dict | None) -> dict:
     def touch() -> None:
         ctx.nest_manager.touch_nest(ctx.nest_id)
 
-    try:
-        result = handler(ctx, args)
-    except Exception as exc:
-        if (pending.meta and not pending.taken and not isinstance(exc, StaleNest)
-                and (isinstance(exc, Forbidden) or "setting" in getattr(exc, "extra", {}))):
-            # Refused on metadata nobody has checked yet: the caller re-runs on a fresh read.
-            raise StaleNest("refused on cached nest metadata") from exc
-        pending.refused(exc)
-        pending.settle(ctx.redis, touch, succeeded=False)
-        raise
-    pending.settle(ctx.redis, touch, succeeded=True)
+    with metrics.action_outcome(action):
+        try:
+            result = handler(ctx, args)
+        except Exception as exc:
+            if (pending.meta and not pending.taken and not isinstance(exc, StaleNest)
+                    and (isinstance(exc, Forbidden) or "setting" in getattr(exc, "extra", {}))):
+                # Refused on metadata nobody has checked yet: the caller re-runs on a fresh read.
+                raise StaleNest("refused on cached nest metadata") from exc
+            pending.refused(exc)
+            pending.settle(ctx.redis, touch, succeeded=False)
+            raise
+        pending.settle(ctx.redis, touch, succeeded=True)
     return result if isinstance(result, dict) else {"result": result}

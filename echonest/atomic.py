@@ -7,6 +7,11 @@ run atomically in Redis, so a user action fully happens or not at all, in one ro
 
 Actions with read-modify-write rules (votes, fair ordering, limits) get their own script body
 via ``GuardedScript``: the shared ``GUARD`` and ``BUMP_AND_PUBLISH`` snippets wrap it.
+
+Cluster layout: KEYS[1] is the nest's own alive hash (nest id → metadata, in the nest's slot)
+instead of the global registry, the deleting marker lives in the nest's slot, and the event
+goes out by SPUBLISH (sharded pub/sub: only the nest's shard carries it). The bodies are the
+same; no script touches a key outside the nest's slot.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import redis
 from echonest import keys
 from echonest.errors import EchoNestError, NestGone, RateLimited, StaleNest
 
-# KEYS[1] registry, KEYS[2] deleting marker, KEYS[3] version key, KEYS[4] channel name.
+# KEYS[1] registry (cluster: the nest's alive hash), KEYS[2] deleting marker, KEYS[3] version key, KEYS[4] channel name.
 # ARGV[1] nest id, ARGV[2] event name ('' = none), ARGV[3] event data JSON.
 GUARD = """
 local nest_id = ARGV[1]
@@ -117,17 +122,18 @@ class GuardedScript:
             "local event_data = nil\nlocal skip_publish = false\n"
             + PRE + GUARD + PRE_CHECKS + body + BUMP_AND_PUBLISH + "\nreturn {version, result}\n"
         )
-        self._script = None
-        self._client_id: int | None = None
+        self._scripts: dict[tuple[int, bool], Any] = {}
 
     def __call__(self, client: redis.Redis, nest_id: str, *, keys_: list[str] = (),
                  args: list[Any] = (), event: str = "", data: dict | None = None,
                  pre: dict | None = None):
-        if self._script is None or self._client_id != id(client):
-            self._script = client.register_script(self.source)
-            self._client_id = id(client)
+        sharded = keys.cluster_layout()
+        script = self._scripts.get((id(client), sharded))
+        if script is None:
+            source = sharded_source(self.source) if sharded else self.source
+            script = self._scripts[(id(client), sharded)] = client.register_script(source)
         base_keys = [
-            keys.NESTS_REGISTRY,
+            keys.nest_guard_key(nest_id),
             keys.nest_deleting(nest_id),
             keys.nest_key(nest_id, keys.VERSION),
             keys.pubsub_channel(nest_id),
@@ -135,11 +141,17 @@ class GuardedScript:
         base_args = [nest_id, event, json.dumps(data or {}, separators=(",", ":"))]
         tail = [json.dumps(pre, separators=(",", ":")) if pre else ""]
         try:
-            version, result = self._script(keys=base_keys + list(keys_),
-                                           args=base_args + list(args) + tail, client=client)
+            version, result = script(keys=base_keys + list(keys_),
+                                     args=base_args + list(args) + tail, client=client)
         except redis.ResponseError as exc:
             raise translate_error(exc) from None
         return int(version), result
+
+
+def sharded_source(source: str) -> str:
+    """The same script publishing with SPUBLISH (cluster layout: the channel is in KEYS[4],
+    in the nest's slot, so the event stays on the nest's shard)."""
+    return source.replace("redis.call('PUBLISH', KEYS[4]", "redis.call('SPUBLISH', KEYS[4]")
 
 
 def translate_error(exc: redis.ResponseError) -> Exception:

@@ -171,6 +171,15 @@ def live_member_counts(client: redis.Redis, nest_ids: Iterable[str]) -> dict[str
     # Split sample keys around a sentinel id so the script builds keys exactly as keys.py does.
     head, set_tail = keys.members_key("\0").split("\0")
     member_tail = keys.member_key("\0", "").split("\0")[1]
+    if keys.cluster_layout():
+        from echonest import per_nest
+
+        found = per_nest.run(client, _COUNT_LUA, [
+            ([keys.members_key(n)], [head, set_tail, member_tail, n]) for n in ids])
+        for flat in found:
+            for nest_id, count in zip(flat[::2], flat[1::2], strict=True):
+                counts[nest_id] = int(count)
+        return counts
     script = client.register_script(_COUNT_LUA)
     for start in range(0, len(ids), COUNT_BATCH):
         flat = script(keys=[], args=[head, set_tail, member_tail,

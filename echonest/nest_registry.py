@@ -152,6 +152,78 @@ end
 """)
 
 
+# --- cluster layout ---------------------------------------------------------------------------
+# The registry, the code lookups and the delete set are global keys (other slots than the
+# nest's), so in a cluster the steps above are split: each script below touches only the
+# nest's own slot (KEYS[1] is the nest's alive hash, see echonest.keys.nest_guard_key), and
+# nests.NestManager does the global lookups as separate calls around it.
+
+# KEYS[1] alive hash, KEYS[2] deleting marker; ARGV[1] nest id, ARGV[2] metadata JSON.
+CREATE_ALIVE_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+"""
+
+# UPDATE without the code lookups: nests.NestManager claims the new vanity code (SET NX) before
+# and releases the old one after. KEYS[5] the nest's vanity key; ARGV as UPDATE's.
+UPDATE_CLUSTER = QuietableScript("""
+if nest_id == 'main' then
+  return redis.error_reply('DOMAIN forbidden 403 the Home Nest cannot be changed')
+end
+""" + _LOAD_META + """
+if meta['is_main'] == true then
+  return redis.error_reply('DOMAIN forbidden 403 the Home Nest cannot be changed')
+end
+if meta['created_by'] ~= ARGV[4] then
+  return redis.error_reply('DOMAIN forbidden 403 only the nest creator can change it')
+end
+local mode = ARGV[6]
+if mode == 'set' then
+  redis.call('SET', KEYS[5], ARGV[7])
+  meta['vanity_code'] = ARGV[7]
+elseif mode == 'clear' then
+  redis.call('DEL', KEYS[5])
+  meta['vanity_code'] = nil
+end
+for field, value in pairs(cjson.decode(ARGV[5])) do meta[field] = value end
+local result = cjson.encode(meta)
+redis.call('HSET', KEYS[1], nest_id, result)
+event_data = result
+""")
+
+# DELETE_START within the nest's slot: the idle re-check, then the marker and the end of the
+# alive hash (from here every guarded write is refused). Returns the metadata JSON (so the
+# caller can release its codes) or 0 when the nest turned out busy.
+# KEYS[5] members set, KEYS[6] priority queue; ARGV[4] last_activity seen ('' = always),
+# ARGV[5] member liveness key prefix, ARGV[6] now (epoch seconds).
+DELETE_START_CLUSTER = QuietableScript("""
+if nest_id == 'main' then
+  return redis.error_reply('DOMAIN forbidden 403 the Home Nest cannot be deleted')
+end
+""" + _LOAD_META + """
+local result = raw
+if ARGV[4] ~= '' then
+  local busy = meta['last_activity'] ~= ARGV[4] or redis.call('ZCARD', KEYS[6]) > 0
+  for _, email in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+    if redis.call('EXISTS', ARGV[5] .. email) == 1 then busy = true end
+  end
+  if busy then result = 0 end
+end
+if result ~= 0 then
+  redis.call('SET', KEYS[2], ARGV[6])
+  redis.call('DEL', KEYS[1])
+else
+  quiet = true
+end
+""")
+
+# Compare-and-delete of one lookup key: drop a code only while it still names this nest.
+RELEASE_CODE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 

@@ -16,7 +16,8 @@ from echonest import ratelimit
 
 class Pending:
     def __init__(self, limits: list[dict | None] = (), touch: str | None = None,
-                 meta: str | None = None):
+                 meta: str | None = None, *, fold_limits: bool = True):
+        self.fold_limits = fold_limits  # False (cluster): limits are checked at once
         self.limits = [spec for spec in limits if spec]
         self.touch = touch
         self.meta = meta    # the fingerprint the nest's metadata must still have (or None)
@@ -27,7 +28,7 @@ class Pending:
         if spec is None:
             return
         ratelimit.refuse_if_remembered(spec)
-        if self.taken:
+        if self.taken or not self.fold_limits:
             ratelimit.check(client, spec)
         else:
             self.limits.append(spec)

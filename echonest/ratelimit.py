@@ -161,7 +161,15 @@ def hit_many(client: redis.Redis, conf: Any, subjects: list[tuple[str, str]], *,
         script = _many_script.get(id(client))
         if script is None:
             script = _many_script[id(client)] = client.register_script(_HIT_MANY)
-        counts = script(keys=[e[0] for e in entries], args=[window + 1, cost], client=client)
+        if keys.cluster_layout():
+            # Each counter hashes to its own slot: one call per counter, one pipeline per shard.
+            from echonest import per_nest
+
+            counts = [found[0] for found in per_nest.run(
+                client, _HIT_MANY, [([e[0]], [window + 1, cost]) for e in entries])]
+        else:
+            counts = script(keys=[e[0] for e in entries], args=[window + 1, cost],
+                            client=client)
         for (_, limit, retry_after, bucket), count in zip(entries, counts, strict=True):
             count = int(count)
             if (count > limit) if cost > 0 else (count >= limit):

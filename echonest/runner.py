@@ -56,6 +56,9 @@ class Runner:
     # --- start ---------------------------------------------------------------------------
     def start(self) -> None:
         data_dir = data_path(self.conf)
+        if self.conf.REDIS_CLUSTER and not self.redis_url:
+            # A cluster is the operator's (docs/deploy.md): no embedded engine stands in for it.
+            raise OSError("REDIS_CLUSTER is set: REDIS_URL must name a node of the cluster")
         if not self.redis_url:
             from echonest.engine import EmbeddedEngine
 

@@ -5,6 +5,11 @@ requests (a party's phones reconnecting after a Wi-Fi blip) waits its turn for a
 for up to ``REDIS_POOL_TIMEOUT_SECONDS`` instead of failing with ``MaxConnectionsError`` the
 moment the 101st request arrives. Under gevent the wait is cooperative. Only a request that
 still finds no connection after the wait fails, and the web layer answers it with a 503.
+
+With REDIS_CLUSTER the client is redis-py's ``RedisCluster`` (the same blocking pool, one per
+node): REDIS_URL names any node, the rest are discovered, and MOVED/ASK redirects and topology
+refreshes after a failover are the library's job. Every caller then uses the cluster key
+layout (echonest.keys).
 """
 
 from __future__ import annotations
@@ -36,12 +41,34 @@ def pool_settings(conf: Any = None) -> tuple[int, float]:
     return max(size, 1), max(wait, 0.0)
 
 
-def connect(url: str, conf: Any = None) -> redis.Redis:
-    """A decoded-string client on a sized blocking pool; EchoNest modules talk str, never bytes."""
+def connect(url: str, conf: Any = None, cluster: bool | None = None) -> redis.Redis:
+    """A decoded-string client on a sized blocking pool; EchoNest modules talk str, never bytes.
+
+    ``cluster`` defaults to REDIS_CLUSTER; a cluster client also switches this process to the
+    cluster key layout, so keys and client can never disagree.
+    """
     size, wait = pool_settings(conf)
-    pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=size, timeout=wait, decode_responses=True, health_check_interval=30)
-    return redis.Redis(connection_pool=pool)
+    if cluster is None:
+        cluster = bool((CONF if conf is None else conf).REDIS_CLUSTER)
+    if not cluster:
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=size, timeout=wait, decode_responses=True,
+            health_check_interval=30)
+        return redis.Redis(connection_pool=pool)
+    from redis.backoff import ExponentialWithJitterBackoff
+    from redis.cluster import RedisCluster
+    from redis.retry import Retry
+
+    from echonest import keys
+
+    keys.use_cluster_layout(True)
+    # A failover takes ~node-timeout (+ election): retry long enough to ride it out, with
+    # a topology refresh between tries (redis-py reinitializes on connection errors).
+    return RedisCluster.from_url(
+        url, decode_responses=True, health_check_interval=30,
+        socket_connect_timeout=1, socket_timeout=5,
+        connection_pool_class=redis.BlockingConnectionPool, max_connections=size, timeout=wait,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 12))
 
 
 def is_pool_exhausted(exc: BaseException) -> bool:
@@ -56,10 +83,17 @@ def default_client() -> redis.Redis:
         raise NoRedisConfigured(
             "REDIS_URL is not set: start EchoNest with `make run` (which starts the embedded "
             "engine) or point REDIS_URL at a Redis 7+/Valkey 8+ server")
-    client = _clients.get(url)
+    cache_key = f"{url}#cluster" if CONF.REDIS_CLUSTER else url
+    client = _clients.get(cache_key)
     if client is None:
         with _lock:
-            client = _clients.get(url)
+            client = _clients.get(cache_key)
             if client is None:
-                client = _clients[url] = connect(url)
+                client = _clients[cache_key] = connect(url)
     return client
+
+
+def is_cluster(client: redis.Redis) -> bool:
+    from redis.cluster import RedisCluster
+
+    return isinstance(client, RedisCluster)

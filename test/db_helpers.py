@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 
+from layout_support import publish, register_alive, subscribe
+
 from config import CONF
 from echonest import keys
 from echonest.catalog.track import Track
@@ -20,8 +22,9 @@ def track(name: str, duration: float = 200.0) -> Track:
 
 def register(r, nest_id: str, created_by: str = "creator@x.io") -> None:
     """What nests.py does on create, minus the rest of the metadata."""
-    r.hset(keys.NESTS_REGISTRY, nest_id, json.dumps(
-        {"id": nest_id, "code": nest_id, "created_by": created_by, "is_main": False}))
+    meta = {"id": nest_id, "code": nest_id, "created_by": created_by, "is_main": False}
+    r.hset(keys.NESTS_REGISTRY, nest_id, json.dumps(meta))
+    register_alive(r, nest_id, meta)
 
 
 def snapshot(r, pattern: str = "*") -> dict:
@@ -35,13 +38,12 @@ class Events:
     def __init__(self, r, nest_id: str):
         self.r = r
         self.channel = keys.pubsub_channel(nest_id)
-        self.pubsub = r.pubsub()
-        self.pubsub.subscribe(self.channel)
+        self.pubsub = subscribe(r, self.channel)
         assert self.pubsub.get_message(timeout=5)["type"] == "subscribe"
 
     def drain(self) -> list[dict]:
         """Everything published so far: a sentinel published after it marks the end."""
-        self.r.publish(self.channel, SENTINEL)
+        publish(self.r, self.channel, SENTINEL)
         found = []
         while True:
             msg = self.pubsub.get_message(timeout=5)

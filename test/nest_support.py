@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from layout_support import subscribe as layout_subscribe
+
 from echonest import keys
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -20,7 +22,6 @@ def events_of(pubsub) -> list[dict]:
 
 
 def subscribe(r, nest_id):
-    pubsub = r.pubsub()
-    pubsub.subscribe(keys.pubsub_channel(nest_id))
+    pubsub = layout_subscribe(r, keys.pubsub_channel(nest_id))
     pubsub.get_message(timeout=1)
     return pubsub

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from layout_support import subscribe as layout_subscribe
 
 import master_player
 import nests
@@ -139,8 +140,7 @@ def test_two_workers_never_advance_a_nest_twice(r, redis_url, no_bender):
 
     code = _nest(r)
     _queue(r, code, *([10] * 24))
-    pubsub = r.pubsub()
-    pubsub.subscribe(keys.pubsub_channel(code))
+    pubsub = layout_subscribe(r, keys.pubsub_channel(code))  # SSUBSCRIBE in cluster layout
     pubsub.get_message(timeout=1)
     rounds = 20
     barrier = threading.Barrier(2)

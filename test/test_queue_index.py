@@ -79,7 +79,7 @@ def test_random_sessions_keep_the_fair_order_rule(r):
         if not i["auto"]:
             adders[i["user"]] = adders.get(i["user"], 0) + 1
     assert {u: int(n) for u, n in r.hgetall(db._key(keys.QUEUE_ADDERS)).items()} == adders
-    for user, count in adders.items():
+    for user in adders:
         mirror = r.zrange(db._key(keys.queue_by_adder(user)), 0, -1)
         assert mirror == [i["id"] for i in queue if i["user"] == user and not i["auto"]]
 

@@ -166,7 +166,8 @@ def resolve_nest(code: Any, *, for_write: bool = False) -> tuple[str, dict[str, 
     plausible = bool(text) and (looks_like_code(text.upper(), int(conf().NEST_CODE_LENGTH or 5))
                                 or bool(VANITY_RE.match(text.lower())))
     resolved = state().setdefault("resolved", {})
-    known = resolved.get(text.lower()) if for_write else None
+    # Cluster layout: a write's script cannot read the registry to check a remembered reading.
+    known = resolved.get(text.lower()) if for_write and not keys.cluster_layout() else None
     if known is not None and known[0] > time.monotonic():
         _, nest_id, raw = known
         meta = decode_metadata(raw)

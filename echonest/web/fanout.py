@@ -1,5 +1,7 @@
 """One Redis pub/sub subscription per web process, fanned out to local WebSocket/SSE listeners.
 
+(Cluster mode: one sharded subscription per shard instead, see echonest/web/shard_pubsub.py.)
+
 A nest's channel is subscribed when its first local listener arrives and released with the last
 (encode/broadcaster style). Each envelope's heavy payload (queue body, now playing) is built once
 per process and serialized once per frame kind; every listener gets the same string object.
@@ -20,7 +22,7 @@ from typing import Any
 
 import redis
 
-from echonest import events, keys
+from echonest import events, keys, metrics
 from echonest.web import memory
 
 log = logging.getLogger(__name__)
@@ -169,10 +171,18 @@ class Fanout:
 
     def __init__(self, client: redis.Redis, reader: NestReader, *,
                  position_seconds: float = 10.0):
-        self._client = _pubsub_client(client)
         self._reader = reader
         self._position_seconds = position_seconds
-        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        from echonest.store import is_cluster
+
+        if is_cluster(client):
+            # Cluster mode: SSUBSCRIBE, one connection per shard (echonest.web.shard_pubsub).
+            from echonest.web.shard_pubsub import ShardedSubscriber
+
+            self._pubsub = ShardedSubscriber(client)
+        else:
+            self._client = _pubsub_client(client)
+            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         self._listeners: dict[str, set[Listener]] = {}
         # Per nest: the newest queue body read (its "version" says which state it shows) and
         # the newest body version every local listener has been sent. A queue_update whose
@@ -214,6 +224,9 @@ class Fanout:
 
     def listener_count(self, nest_id: str) -> int:
         return len(self._listeners.get(nest_id, ()))
+
+    def listener_total(self) -> int:
+        return sum(len(local) for local in list(self._listeners.values()))
 
     def _forget(self, nest_id: str) -> None:
         self._bodies.pop(nest_id, None)
@@ -354,6 +367,7 @@ class Fanout:
                 self._sent[env["nest"]] = max(shown, self._sent.get(env["nest"], -1))
         elif env["event"] == events.NEST_DELETED:
             self._forget(env["nest"])
+        metrics.fanned_out(len(local))
 
     def _frames_for(self, env: dict, kinds: set[str]) -> FrameSet | None:
         nest_id, event = env["nest"], env["event"]

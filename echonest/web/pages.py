@@ -1,4 +1,5 @@
-"""Pages: the one nest page (main at /, others at /nest/<code>), short links, and /health."""
+"""Pages: the nest page (main at /, others at /nest/<code>), its speaker view (…/speaker), short
+links, and /health."""
 
 from __future__ import annotations
 
@@ -77,14 +78,22 @@ def public_config() -> dict[str, Any]:
     }
 
 
-def render_nest(nest_id: str, meta: dict[str, Any]):
+def speaker_url(nest_id: str, meta: dict[str, Any]) -> str:
+    code = MAIN if nest_id == MAIN else meta.get("code") or nest_id
+    return url_for("pages.nest_speaker", code=code)
+
+
+def render_nest(nest_id: str, meta: dict[str, Any], template: str = "main.html"):
     user = current_user()
     if nest_id != MAIN:
         context.nest_manager().touch_nest(nest_id)
     return render_template(
-        "main.html", nest_id=nest_id, nest_info=nest_info(nest_id, meta),
+        template, nest_id=nest_id, nest_info=nest_info(nest_id, meta),
         nest_hosting=hosting_info(nest_id, meta, user),
-        user=user.public(), csrf_token=csrf_token(), public_config=public_config())
+        user=user.public(), csrf_token=csrf_token(), public_config=public_config(),
+        speaker_url=speaker_url(nest_id, meta),
+        page_url=url_for("pages.home") if nest_id == MAIN
+        else url_for("pages.nest_page", code=meta.get("code") or nest_id))
 
 
 def hosting_info(nest_id: str, meta: dict[str, Any], user: Any) -> dict[str, Any]:
@@ -118,6 +127,20 @@ def nest_page(code: str):
     if code != meta.get("code"):
         return redirect(url_for("pages.nest_page", code=meta.get("code") or nest_id, **_query()))
     return render_nest(nest_id, meta)
+
+
+# The room speaker: a TV-friendly view that plays the music out loud (speaker.html/speaker.js).
+# Main's is /nest/main/speaker, so no top-level path is taken from vanity codes.
+@bp.get("/nest/<code>/speaker")
+def nest_speaker(code: str):
+    nest_id, meta = context.resolve_nest(code)
+    if nest_id == MAIN:
+        if code != MAIN:
+            return redirect(url_for("pages.nest_speaker", code=MAIN))
+        return render_nest(MAIN, meta or {"is_main": True}, "speaker.html")
+    if code != meta.get("code"):
+        return redirect(url_for("pages.nest_speaker", code=meta.get("code") or nest_id))
+    return render_nest(nest_id, meta, "speaker.html")
 
 
 @bp.get("/<code>")

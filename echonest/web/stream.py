@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from echonest import actions, events
+from echonest import actions, events, keys
 from echonest.errors import EchoNestError, NestGone, StaleNest, Unauthorized
 from echonest.web import context
 from echonest.web.auth import sync_readable
@@ -27,6 +27,8 @@ bp = Blueprint("stream", __name__)
 
 EXTENSION = "echonest.stream"
 MAX_REF_LENGTH = 200
+# {"action": "time"} is answered by the socket session itself: {"t": server epoch ms}.
+TIME_ACTION = "time"
 # App-defined close codes (4000-4999) so a client can tell "go elsewhere" from "reconnect".
 CLOSE_CODES = {
     "nest_deleted": (4404, "nest deleted"),
@@ -389,7 +391,9 @@ class SocketSession:
         is still current (settings may change between frames) in the same round trip, and a
         stale one runs again on a fresh read."""
         ctx = self._ctx
-        if ctx.nest is None or ctx.expected_meta is None:
+        if keys.cluster_layout():
+            ctx.nest = None  # no in-script check there: read the settings for every frame
+        elif ctx.nest is None or ctx.expected_meta is None:
             ctx.nest, ctx.expected_meta = context.nest_snapshot(self.nest_id)
         try:
             return actions.dispatch(ctx, action, args)
@@ -403,6 +407,11 @@ class SocketSession:
         try:
             message = _parse_frame(raw)
             ref = _check_ref(message.get("ref"))
+            if message.get("action") == TIME_ACTION:
+                # Clock sync: answered here, with no Redis or catalog in the way, so the round
+                # trip the client measures is the network's and nothing else's.
+                return events.dumps({"event": "ack", "nest": self.nest_id, "ref": ref,
+                                     "data": {"t": round(time.time() * 1000, 3)}})
             if self._ctx is None:
                 self._ctx = self._ctx_factory()
             data = self._dispatch(message.get("action"), message.get("args"))

@@ -2,28 +2,22 @@
 
 import { createApi, errorWords } from "./api.js";
 import { createAirhorns } from "./airhorns.js";
+import { createClockSync } from "./clocksync.js";
 import { createHostTools } from "./hosttools.js";
 import { createPlayAlong } from "./playalong.js";
-import { $, avatar, icon, mmss, rememberUsers, setSelf, setText, toast } from "./dom.js";
+import { $, avatar, readBoot, icon, mmss, rememberUsers, setSelf, setText, toast } from "./dom.js";
 import { createLiveNests, createNestBar } from "./nestbar.js";
 import { createNowPlaying } from "./nowplaying.js";
 import { NestClock, SyncAudio } from "./player.js";
 import { createQueueView } from "./queue.js";
 import { createSearch } from "./search.js";
+import { createSyncPlayer } from "./syncplayer.js";
 import { connectSocket } from "./socket.js";
 import { createSettingsPanel } from "./settings.js";
 import { createMembers } from "./members.js";
 import { createHistory } from "./history.js";
 import { createPageState, endingFor } from "./pagestate.js";
 import { currentTheme, nextTheme } from "./themes.js";
-
-function readBoot() {
-  try {
-    return JSON.parse(document.getElementById("echonest-boot").textContent || "{}");
-  } catch {
-    return {};
-  }
-}
 
 const boot = readBoot();
 const nestInfo = boot.nest_info || { id: "main", code: "main", name: "Home Nest", is_main: true };
@@ -50,6 +44,8 @@ const ctx = {
   isHost: () => Boolean(ctx.hosting.is_host),
   clock: new NestClock(),
   audio: new SyncAudio(),
+  // The server clock over the socket (NTP-style), and this device's synchronized playback.
+  timeSync: createClockSync((action) => (socket ? socket.send(action) : Promise.reject(new Error("no socket")))),
   // Every item lists its voters ({user: 1 | -1}), so my vote follows me to every device.
   myVote(item) {
     const votes = item && item.votes;
@@ -61,6 +57,8 @@ const ctx = {
     return item.user === me.id || ctx.isHost() || ctx.hosting.settings.remove_mode === "anyone";
   },
 };
+
+ctx.sync = createSyncPlayer(ctx.audio, ctx.timeSync);
 
 const nowView = createNowPlaying($("#now"), ctx);
 const queueView = createQueueView($("#queue"), ctx);
@@ -87,6 +85,7 @@ function applyPlaying(playing) {
   ctx.clock.update(playing || { paused: true, now: new Date().toISOString() });
   if (!playing || playing.id === undefined) ctx.clock.duration = 0;
   nowView.render(playing);
+  ctx.sync.update(playing);
   const id = playing && playing.id !== undefined ? `${playing.id}` : null;
   if (id !== lastPlayingId) {
     lastPlayingId = id;
@@ -105,6 +104,7 @@ function applyQueue(body) {
   }
   rememberUsers(body.users);
   const items = queueView.render(body);
+  ctx.sync.upNext(items[0]);
   search.syncQueued(new Set(items.map((i) => i.uri || i.trackid)));
   const secs = queueView.totalSeconds();
   setText($("#queue-summary"), items.length ? `${items.length} song${items.length === 1 ? "" : "s"} · ${mmss(secs)}` : "");
@@ -176,6 +176,7 @@ function onEvent(name, data) {
     case "player_position": {
       const before = ctx.clock.position();
       ctx.clock.update({ ...data, uri: undefined });
+      ctx.sync.update({ ...data, uri: undefined });
       nowView.tick();
       playAlong.clockJumped(nowView.current(), before);
       break;
@@ -206,6 +207,8 @@ function onEvent(name, data) {
 
 const conn = $("#conn-status");
 function onStatus(status) {
+  // A reconnect may hide a changed route to the server: measure the clock again.
+  if (status === "live" && ctx.timeSync.active()) ctx.timeSync.start();
   page.connection(status);
   if (status === "offline") probeNest();
   if (!conn) return;
@@ -263,3 +266,5 @@ window.addEventListener("unhandledrejection", (ev) => {
 });
 
 window.echonest = { ctx, refetchAll, live, socket, page };
+// The documented read-only hook (docs/api.md, page hooks): the audible position right now.
+window.EchoNest = Object.freeze({ playback: () => ctx.sync.playback() });

@@ -187,3 +187,12 @@ export function toast(message, kind = "info") {
   setTimeout(() => el.classList.add("toast-out"), 3600);
   setTimeout(() => el.remove(), 4200);
 }
+
+// The page's boot data: the JSON tag the server renders (no inline script; see main.html).
+export function readBoot() {
+  try {
+    return JSON.parse(document.getElementById("echonest-boot").textContent || "{}");
+  } catch {
+    return {};
+  }
+}

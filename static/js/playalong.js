@@ -1,4 +1,5 @@
-// "Sync audio" play-along: airhorns and a song-change chime on this device, Spotify via the server.
+// "Sync audio" on this device: library songs in sync (syncplayer.js), Spotify via the server,
+// airhorns; plus the "in sync ±N ms" indicator and the local mute.
 
 import { errorWords } from "./api.js";
 import { $, h, setText, toast } from "./dom.js";
@@ -37,40 +38,104 @@ export function createPlayAlong(ctx, currentSong) {
     }
   }
 
+  const hasAudio = (playing) => typeof playing?.audio_url === "string" && playing.audio_url !== "";
+
   function songChanged(playing) {
     if (!ctx.audio.enabled || !playing) return;
     const uri = String(playing.uri || playing.trackid || "");
+    // The server's own audio first: it plays in sync on every device, no account needed.
+    if (hasAudio(playing)) return note("");
     if (uri.startsWith("spotify:")) return spotifyPlay(playing);
-    else {
-      note("Catalog songs have no audio here: a soft chime marks each new song; airhorns play out loud.");
-      ctx.audio.chime();
-    }
+    note("No audio on this install for this song — a soft chime marks it; airhorns still play.");
+    ctx.audio.chime();
   }
 
   // Same song, but the shared clock jumped (pause/resume, seek, drift) by more than 3 s: re-sync.
   function clockJumped(playing, before) {
-    if (!ctx.audio.enabled || !playing) return;
+    if (!ctx.audio.enabled || !playing || hasAudio(playing)) return;
     const uri = String(playing.uri || playing.trackid || "");
     if (uri.startsWith("spotify:") && Math.abs(ctx.clock.position() - before) > 3) return spotifyPlay(playing);
   }
 
+  // "in sync ±N ms" next to the button, from the correction loop's measured error plus the
+  // clock-sync uncertainty (half the best round trip).
+  const indicator = $("#sync-indicator");
+  const muteBtn = $("#mute-btn");
+  const WORDS = { loading: "loading…", paused: "paused", no_audio: "no audio", blocked: "tap Sync audio to start", error: "can't load this song", ended: "", idle: "" };
+  function showStatus({ state, errMs }) {
+    if (!indicator) return;
+    const on = ctx.audio.enabled && state !== "off";
+    indicator.hidden = !on;
+    if (muteBtn) muteBtn.hidden = !on;
+    if (!on) return;
+    indicator.dataset.state = state;
+    if (state === "playing" && errMs !== null) {
+      const unc = ctx.timeSync?.uncertaintyMs() ?? 0;
+      const n = Math.max(1, Math.ceil(Math.abs(errMs) + unc));
+      setText(indicator, `in sync ±${n} ms`);
+      indicator.title = `Playing at the nest's clock; estimated error ${n} ms`;
+    } else setText(indicator, WORDS[state] ?? "");
+  }
+  ctx.sync?.onStatus(showStatus);
+  muteBtn?.addEventListener("click", () => {
+    const muted = !ctx.audio.muted;
+    ctx.sync.setMuted(muted);
+    muteBtn.setAttribute("aria-pressed", String(muted));
+    muteBtn.classList.toggle("is-on", muted);
+    setText($("span", muteBtn), muted ? "Muted" : "Mute");
+    toast(muted ? "Muted here — still in sync" : "Sound on");
+  });
+
+  // Sync audio survives a reload in this tab; where the browser holds audio until a gesture,
+  // the first tap anywhere starts it again.
+  const REMEMBER = "echonest.syncAudio";
+  const remember = (on) => {
+    try {
+      if (on) sessionStorage.setItem(REMEMBER, "1");
+      else sessionStorage.removeItem(REMEMBER);
+    } catch {
+      /* storage off: the button still works */
+    }
+  };
+
+  async function turnOn({ quiet = false } = {}) {
+    await ctx.audio.enable();
+    await ctx.sync?.enable();
+    syncBtn.setAttribute("aria-pressed", "true");
+    syncBtn.classList.add("is-on");
+    remember(true);
+    const playing = currentSong();
+    if (playing) songChanged(playing);
+    else note("Sync audio is on: songs and airhorns play on this device.");
+    if (!quiet) toast("Sync audio on — the music plays here, in time with everyone");
+    if (ctx.audio.ctx && ctx.audio.ctx.state !== "running") {
+      const wake = () => ctx.audio.enable().then(() => ctx.sync?.enable());
+      document.addEventListener("pointerdown", wake, { once: true, capture: true });
+      document.addEventListener("keydown", wake, { once: true, capture: true });
+    }
+  }
+
   syncBtn?.addEventListener("click", async () => {
-    if (ctx.audio.enabled) {
+    if (ctx.audio.enabled && ctx.audio.ctx?.state !== "suspended") {
+      ctx.sync?.disable();
       ctx.audio.disable();
       syncBtn.setAttribute("aria-pressed", "false");
       syncBtn.classList.remove("is-on");
+      remember(false);
       note("");
       toast("Sync audio off");
       return;
     }
-    await ctx.audio.enable();
-    syncBtn.setAttribute("aria-pressed", "true");
-    syncBtn.classList.add("is-on");
-    const playing = currentSong();
-    if (playing) songChanged(playing);
-    else note("Sync audio is on: airhorns and song changes play on this device.");
-    toast("Sync audio on — airhorns will play here");
+    await turnOn();
   });
+
+  let remembered = false;
+  try {
+    remembered = sessionStorage.getItem(REMEMBER) === "1";
+  } catch {
+    remembered = false;
+  }
+  if (remembered && syncBtn) turnOn({ quiet: true });
 
   return { songChanged, clockJumped };
 }

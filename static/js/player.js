@@ -41,19 +41,33 @@ export class NestClock {
   }
 }
 
-// WebAudio for airhorns and the soft "new song" chime; created on the first user gesture.
+// WebAudio for the music (syncplayer.js), airhorns and the soft chime; created on the first user
+// gesture. Everything goes through one output gain, so muting keeps every source running (and in
+// sync) while silent.
 export class SyncAudio {
   constructor() {
     this.enabled = false;
     this.ctx = null;
+    this.output = null;
+    this.muted = false;
     this.buffers = new Map();
   }
 
   async enable() {
     const Ctx = window.AudioContext || window.webkitAudioContext;
-    if (Ctx && !this.ctx) this.ctx = new Ctx();
+    if (Ctx && !this.ctx) {
+      this.ctx = new Ctx({ latencyHint: "playback" });
+      this.output = this.ctx.createGain();
+      this.output.gain.value = this.muted ? 0 : 1;
+      this.output.connect(this.ctx.destination);
+    }
     if (this.ctx?.state === "suspended") await this.ctx.resume().catch(() => {});
     this.enabled = true;
+  }
+
+  setMuted(muted) {
+    this.muted = Boolean(muted);
+    if (this.output) this.output.gain.setTargetAtTime(this.muted ? 0 : 1, this.ctx.currentTime, 0.015);
   }
 
   disable() {
@@ -88,7 +102,7 @@ export class SyncAudio {
       const gain = this.ctx.createGain();
       gain.gain.value = gainValue;
       src.buffer = buf;
-      src.connect(gain).connect(this.ctx.destination);
+      src.connect(gain).connect(this.output);
       src.start();
       return true;
     } catch {
@@ -96,7 +110,7 @@ export class SyncAudio {
     }
   }
 
-  // A quiet two-note chime: local catalog songs have no audio, so this marks the song change.
+  // A quiet two-note chime: marks the change to a song that has no audio on this install.
   chime() {
     if (!this.enabled || !this.ctx) return;
     const t0 = this.ctx.currentTime + 0.02;
@@ -109,7 +123,7 @@ export class SyncAudio {
       gain.gain.setValueAtTime(0, t);
       gain.gain.linearRampToValueAtTime(0.06, t + 0.02);
       gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.6);
-      osc.connect(gain).connect(this.ctx.destination);
+      osc.connect(gain).connect(this.output);
       osc.start(t);
       osc.stop(t + 0.65);
     });

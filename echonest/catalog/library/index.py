@@ -22,6 +22,7 @@ from echonest.catalog.library.greenlets import cooperate
 from echonest.catalog.offline.art import cover_art as _cover_art
 from echonest.catalog.offline.index import SearchIndex
 from echonest.catalog.offline.text import genre_key
+from echonest.catalog.tables import CatalogTables
 from echonest.catalog.track import Track
 
 log = logging.getLogger(__name__)
@@ -63,20 +64,11 @@ def audio_path(track_id: str) -> str:
 
 
 @dataclass
-class LibraryData:
+class LibraryData(CatalogTables):
     """Every lookup table the provider answers from, built from one version of the records."""
 
     version: str = ""
     records: dict[str, dict] = field(default_factory=dict)          # id → record
-    tracks: list[Track] = field(default_factory=list)
-    by_uri: dict[str, Track] = field(default_factory=dict)
-    albums: dict[str, Album] = field(default_factory=dict)
-    album_tracks: dict[str, list[Track]] = field(default_factory=dict)
-    artist_names: dict[str, str] = field(default_factory=dict)
-    artist_albums: dict[str, list[Album]] = field(default_factory=dict)
-    artist_tracks: dict[str, list[Track]] = field(default_factory=dict)
-    genre_tracks: dict[str, list[Track]] = field(default_factory=dict)
-    index: SearchIndex = field(default_factory=lambda: SearchIndex([]))
 
 
 def _order(record: dict) -> tuple:

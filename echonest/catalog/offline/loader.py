@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from echonest.catalog.base import Album
 from echonest.catalog.offline.art import cover_art
 from echonest.catalog.offline.index import SearchIndex
 from echonest.catalog.offline.text import genre_key, slugify
+from echonest.catalog.tables import CatalogTables
 from echonest.catalog.track import Track
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "catalog.txt"
@@ -29,18 +30,8 @@ def artist_uri(name: str) -> str:
 
 
 @dataclass
-class OfflineData:
+class OfflineData(CatalogTables):
     """Everything derived from the data file, built once per process."""
-
-    tracks: list[Track] = field(default_factory=list)
-    by_uri: dict[str, Track] = field(default_factory=dict)
-    albums: dict[str, Album] = field(default_factory=dict)
-    album_tracks: dict[str, list[Track]] = field(default_factory=dict)
-    artist_names: dict[str, str] = field(default_factory=dict)       # artist uri → name
-    artist_albums: dict[str, list[Album]] = field(default_factory=dict)
-    artist_tracks: dict[str, list[Track]] = field(default_factory=dict)
-    genre_tracks: dict[str, list[Track]] = field(default_factory=dict)  # genre_key → tracks
-    index: SearchIndex | None = None
 
 
 def _duration(text: str, where: str) -> float:
