@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test demo-music run test test-faults test-fuzz test-cluster test-nests test-quick test-all lint bench bench-cluster clean
+.PHONY: install install-test demo-music run test test-faults test-fuzz test-cluster test-nests test-quick test-all lint bench bench-cluster bench-ops clean
 
 # Idempotent: rebuilds the venv only when pyproject.toml changed. `install` is what running
 # needs (and the demo songs); `install-test` adds the test tools and Debian's chromium (browser
@@ -66,6 +66,10 @@ bench: install-test
 
 bench-cluster: install
 	$(BIN)/python bench/bench_cluster.py
+
+# Queue ops, fan-out, idle listeners, close, reconnect burst (docs/performance.md); ~10 min.
+bench-ops: install-test
+	$(BIN)/python bench/bench_ops.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

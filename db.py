@@ -64,6 +64,9 @@ class DB:
         self.nest_id = check_nest_id(nest_id)
         self.init_history_to_redis = init_history_to_redis
         self._client = redis_client
+        # Set by echonest.actions: the action's rate limits and activity touch, folded into
+        # this DB's next guarded write so a user action costs one round trip.
+        self.pending: Any = None
 
     @property
     def redis(self) -> redis.Redis:
@@ -77,15 +80,20 @@ class DB:
         return keys.nest_key(self.nest_id, key)
 
     # --- plumbing ----------------------------------------------------------------------------
+    def _take_pre(self) -> dict | None:
+        return self.pending.take() if self.pending is not None else None
+
     def _run(self, script: GuardedScript, args: list[Any], event: str = QUEUE_UPDATE):
         script_keys = [self._key(k) for k in (
             keys.PRIORITY_QUEUE, keys.NOW_PLAYING, keys.SKIP, keys.ITEM_COUNTER,
-            keys.BENDER_PREVIEW, keys.AIRHORNS, keys.VOLUME, keys.PLAY_HISTORY)]
+            keys.BENDER_PREVIEW, keys.AIRHORNS, keys.VOLUME, keys.PLAY_HISTORY,
+            keys.QUEUE_URIS, keys.QUEUE_ADDERS, keys.QUEUE_INDEXED, keys.queue_by_adder(""))]
         prefixes = [self._key(f("")) for f in (
             keys.queue_item, keys.queue_votes, keys.queue_jams, keys.comments,
             keys.bender_filter, keys.free_horn)]
         return script(self.redis, self.nest_id, keys_=script_keys,
-                      args=prefixes + [str(a) for a in args], event=event)
+                      args=prefixes + [str(a) for a in args], event=event,
+                      pre=self._take_pre())
 
     def _read(self, queue: bool = False, playing: bool = False, item_id: str = "") -> list:
         script_keys = [self._key(k) for k in (
@@ -270,7 +278,7 @@ class DB:
         if isinstance(volume, bool) or not isinstance(volume, int) or not 0 <= volume <= 100:
             raise InvalidRequest("volume must be an integer from 0 to 100")
         apply(self.redis, self.nest_id, [["SET", self._key(keys.VOLUME), volume]],
-              event=VOLUME, data={"volume": volume})
+              event=VOLUME, data={"volume": volume}, pre=self._take_pre())
 
     def airhorn(self, user: str, name: str, now: Any = None) -> dict:
         user = check_user(user)

@@ -22,6 +22,8 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from roundtrips import CountingConnection  # noqa: E402
+
 from config import CONF  # noqa: E402
 from db import DB  # noqa: E402
 from echonest import keys  # noqa: E402
@@ -29,14 +31,6 @@ from echonest.catalog.track import Track  # noqa: E402
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 ACTIVE_NESTS = 20  # nests with a song playing and listeners, like a busy evening
-
-
-class CountingConnection(redis.Connection):
-    sent = 0
-
-    def send_packed_command(self, command, check_health=True):
-        CountingConnection.sent += 1
-        return super().send_packed_command(command, check_health)
 
 
 def _code(n: int) -> str:

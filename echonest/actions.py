@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from echonest import metrics, nest_settings, ratelimit, skip_votes
+from echonest import keys, metrics, nest_settings, ratelimit, skip_votes
 from echonest.airhorns import AIRHORN_NAMES
 from echonest.errors import (
     AddsClosed,
@@ -22,9 +22,12 @@ from echonest.errors import (
     InvalidRequest,
     NotFound,
     SongTooLong,
+    StaleNest,
     Unauthorized,
 )
+from echonest.nest_registry import iso, utc_now
 from echonest.nest_value import Nest
+from echonest.pending import Pending
 from echonest.validation import require_text
 
 MAIN = "main"
@@ -44,7 +47,13 @@ class ActionContext:
     is_api_token: bool = False
     db_factory: Callable[[str], Any] | None = field(default=None, repr=False)
     nest: Nest | None = None       # the nest as looked up once for this request / frame
+    # Rate-limit hits the web layer wants checked with the action (echonest.pending).
+    deferred: list = field(default_factory=list, repr=False)
+    # Fingerprint of the metadata ``nest`` was built from when that came from a cache: the
+    # action's write then checks it is still current (echonest.atomic.PRE) or raises StaleNest.
+    expected_meta: str | None = field(default=None, repr=False)
     _db: Any = field(default=None, init=False, repr=False)
+    _pending: Pending | None = field(default=None, init=False, repr=False)
 
     def the_nest(self) -> Nest:
         """The nest value, read from the registry at most once per context."""
@@ -64,7 +73,23 @@ class ActionContext:
 
                 self._db = DB(nest_id=self.nest_id, init_history_to_redis=False,
                               redis_client=self.redis)
+            self._db.pending = self._pending
         return self._db
+
+    def begin(self, touch: str | None) -> Pending:
+        """A fresh Pending for one action, handed to this context's DB."""
+        limits, self.deferred = self.deferred, []
+        if keys.cluster_layout():
+            # Rate-limit keys live outside the nest's slot: a script may not touch them there.
+            for spec in limits:
+                ratelimit.check(self.redis, spec)
+            self._pending = Pending([], touch, fold_limits=False)
+        else:
+            self._pending = Pending(limits, touch,
+                                    meta=self.expected_meta if self.nest is not None else None)
+        if self._db is not None:
+            self._db.pending = self._pending
+        return self._pending
 
 
 # --- argument checks ---------------------------------------------------------------------
@@ -111,7 +136,11 @@ def _refuse_unless(ctx: ActionContext, setting: str, doing: str) -> None:
 
 def _limit(ctx: ActionContext, bucket: str) -> None:
     if not ctx.is_api_token:
-        ratelimit.hit(ctx.redis, ctx.conf, bucket, ctx.user.id)
+        spec = ratelimit.spec(ctx.conf, bucket, ctx.user.id)
+        if ctx._pending is not None:
+            ctx._pending.add_limit(ctx.redis, spec)
+        else:
+            ratelimit.check(ctx.redis, spec)
 
 
 def _now_iso() -> str:
@@ -321,8 +350,22 @@ def dispatch(ctx: ActionContext, action: str, args: dict | None) -> dict:
     if ctx.user is None or not getattr(ctx.user, "id", None):
         raise Unauthorized("Sign in first.")
     handler, touches = ACTIONS[action]
+    # Limits and the activity touch ride along with the action's write (echonest.pending).
+    pending = ctx.begin(iso(utc_now()) if touches else None)
+
+    def touch() -> None:
+        ctx.nest_manager.touch_nest(ctx.nest_id)
+
     with metrics.action_outcome(action):
-        result = handler(ctx, args)
-        if touches:
-            ctx.nest_manager.touch_nest(ctx.nest_id)
+        try:
+            result = handler(ctx, args)
+        except Exception as exc:
+            if (pending.meta and not pending.taken and not isinstance(exc, StaleNest)
+                    and (isinstance(exc, Forbidden) or "setting" in getattr(exc, "extra", {}))):
+                # Refused on metadata nobody has checked yet: the caller re-runs on a fresh read.
+                raise StaleNest("refused on cached nest metadata") from exc
+            pending.refused(exc)
+            pending.settle(ctx.redis, touch, succeeded=False)
+            raise
+        pending.settle(ctx.redis, touch, succeeded=True)
     return result if isinstance(result, dict) else {"result": result}

@@ -22,7 +22,7 @@ from typing import Any
 import redis
 
 from echonest import keys
-from echonest.errors import EchoNestError, NestGone
+from echonest.errors import EchoNestError, NestGone, RateLimited, StaleNest
 
 # KEYS[1] registry (cluster: the nest's alive hash), KEYS[2] deleting marker, KEYS[3] version key, KEYS[4] channel name.
 # ARGV[1] nest id, ARGV[2] event name ('' = none), ARGV[3] event data JSON.
@@ -33,6 +33,54 @@ if nest_id ~= 'main' and redis.call('HEXISTS', KEYS[1], nest_id) == 0 then
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return redis.error_reply('NESTGONE nest ' .. nest_id .. ' is being deleted')
+end
+"""
+
+# Every guarded call appends one last argument (removed here, before the guard, so bodies never
+# see it): '' or a JSON "pre" step folded into the same round trip — rate-limit checks
+# ({key, limit, ttl, cost, retry, message}: cost 0 only reads, refusing at count >= limit;
+# cost > 0 counts, refusing above limit), ``touch`` (the nest's new last_activity) and ``meta``
+# (the SHA-1 of the nest's registry JSON without last_activity, as the caller decided on it:
+# anything else there refuses with STALENEST before any write).
+PRE = """
+local PRE_RAW = table.remove(ARGV)
+"""
+
+PRE_CHECKS = """
+if PRE_RAW ~= '' then
+  local pre = cjson.decode(PRE_RAW)
+  local activity = '"last_activity"%s*:%s*"[^"]*"'
+  if pre.meta then
+    local raw = redis.call('HGET', KEYS[1], nest_id) or ''
+    if redis.sha1hex((string.gsub(raw, activity, ''))) ~= pre.meta then
+      return redis.error_reply('STALENEST metadata changed')
+    end
+  end
+  for i, c in ipairs(pre.limits or {}) do
+    local count
+    if c.cost > 0 then
+      count = redis.call('INCRBY', c.key, c.cost)
+      if count == c.cost then redis.call('EXPIRE', c.key, c.ttl) end
+    else
+      count = tonumber(redis.call('GET', c.key) or '0')
+    end
+    if (c.cost > 0 and count > c.limit) or (c.cost == 0 and count >= c.limit) then
+      return redis.error_reply('RATELIMITED ' .. i .. ' ' .. c.retry .. ' ' .. c.message)
+    end
+  end
+  if pre.touch then
+    local raw = redis.call('HGET', KEYS[1], nest_id)
+    if raw then
+      -- In place, so the rest of the metadata keeps its exact bytes (its fingerprint).
+      local touched, n = string.gsub(raw, '("last_activity"%s*:%s*")[^"]*"', '%1' .. pre.touch .. '"', 1)
+      if n == 0 then
+        local meta = cjson.decode(raw)
+        meta['last_activity'] = pre.touch
+        touched = cjson.encode(meta)
+      end
+      redis.call('HSET', KEYS[1], nest_id, touched)
+    end
+  end
 end
 """
 
@@ -66,17 +114,19 @@ class GuardedScript:
     The body sees KEYS[5…] and ARGV[4…] as its own arguments, and returns through a local
     named ``result`` (any Redis-encodable value). It may set ``event_data`` (JSON string) or
     ``skip_publish = true`` (for no-op actions that must not wake every listener).
+    ``pre`` (see ``PRE``) folds an action's rate limits and activity touch into the same call.
     """
 
     def __init__(self, body: str):
         self.source = (
             "local event_data = nil\nlocal skip_publish = false\n"
-            + GUARD + body + BUMP_AND_PUBLISH + "\nreturn {version, result}\n"
+            + PRE + GUARD + PRE_CHECKS + body + BUMP_AND_PUBLISH + "\nreturn {version, result}\n"
         )
         self._scripts: dict[tuple[int, bool], Any] = {}
 
     def __call__(self, client: redis.Redis, nest_id: str, *, keys_: list[str] = (),
-                 args: list[Any] = (), event: str = "", data: dict | None = None):
+                 args: list[Any] = (), event: str = "", data: dict | None = None,
+                 pre: dict | None = None):
         sharded = keys.cluster_layout()
         script = self._scripts.get((id(client), sharded))
         if script is None:
@@ -89,9 +139,10 @@ class GuardedScript:
             keys.pubsub_channel(nest_id),
         ]
         base_args = [nest_id, event, json.dumps(data or {}, separators=(",", ":"))]
+        tail = [json.dumps(pre, separators=(",", ":")) if pre else ""]
         try:
             version, result = script(keys=base_keys + list(keys_),
-                                     args=base_args + list(args), client=client)
+                                     args=base_args + list(args) + tail, client=client)
         except redis.ResponseError as exc:
             raise translate_error(exc) from None
         return int(version), result
@@ -106,6 +157,13 @@ def sharded_source(source: str) -> str:
 def translate_error(exc: redis.ResponseError) -> Exception:
     """Turn a script's error_reply into the matching domain error."""
     text = str(exc)
+    if "STALENEST" in text:
+        return StaleNest("the nest's metadata changed")
+    if "RATELIMITED " in text:
+        index, retry, message = text.split("RATELIMITED ", 1)[1].split(" ", 2)
+        refused = RateLimited(message, retry_after=int(retry))
+        refused.limit_index = int(index) - 1  # which of the pre step's limits refused
+        return refused
     if "NESTGONE" in text:
         return NestGone(text.split("NESTGONE", 1)[1].strip() or "nest is gone")
     if "DOMAIN " in text:
@@ -119,13 +177,14 @@ _APPLY = GuardedScript(APPLY_BODY)
 
 
 def apply(client: redis.Redis, nest_id: str, commands: list[list[Any]], *, event: str = "",
-          data: dict | None = None) -> int:
+          data: dict | None = None, pre: dict | None = None) -> int:
     """Run plain write commands for one nest atomically (guarded, versioned, published).
 
     ``commands`` are full Redis commands with already-prefixed keys, e.g.
     ``[["SET", "NEST:main|MISC|volume", 40]]``. Returns the new nest version.
     """
-    version, _ = _APPLY(client, nest_id, args=[json.dumps(commands)], event=event, data=data)
+    version, _ = _APPLY(client, nest_id, args=[json.dumps(commands)], event=event, data=data,
+                        pre=pre)
     return version
 
 

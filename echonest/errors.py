@@ -57,6 +57,13 @@ class NestGone(EchoNestError):
     code, status = "not_found", 404
 
 
+class StaleNest(EchoNestError):
+    """A write found the nest's metadata changed since the caller read it (a cached read):
+    nothing was written; the caller runs the action again on a fresh read. Never shown."""
+
+    code, status = "conflict", 409
+
+
 class RateLimited(EchoNestError):
     code, status = "rate_limited", 429
 

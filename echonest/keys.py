@@ -196,6 +196,17 @@ def bender_global_cache(strategy: str, seed: str) -> str:
 # db.py: per-nest counter that hands out queue item ids (INCR), so ids never repeat in a nest.
 ITEM_COUNTER = "MISC|queue-item-id"
 
+# The queue's index, kept by the queue scripts so an add costs the same at 5 songs or 500:
+# uri → queued item id, adder → their queued human songs, per-adder zsets mirroring the queue's
+# scores, and how many items the index holds (a mismatch with the queue rebuilds it).
+QUEUE_URIS = "QUEUE|INDEX|uris"
+QUEUE_ADDERS = "QUEUE|INDEX|adders"
+QUEUE_INDEXED = "QUEUE|INDEX|count"
+
+
+def queue_by_adder(user: str) -> str:
+    return f"QUEUE|INDEX|by-adder|{user}"
+
 # Per-member open-connection counts (hash email → n): a member leaves with their last tab.
 MEMBERS_CONN = "MEMBERS-CONN"
 

@@ -27,7 +27,7 @@ class QuietableScript(atomic.GuardedScript):
         super().__init__(body)
         self.source = (
             "local event_data = nil\nlocal skip_publish = false\nlocal quiet = false\n"
-            + atomic.GUARD + body
+            + atomic.PRE + atomic.GUARD + atomic.PRE_CHECKS + body
             + "\nif quiet then return {0, result} end\n"
             + atomic.BUMP_AND_PUBLISH + "\nreturn {version, result}\n"
         )

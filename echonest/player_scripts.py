@@ -55,6 +55,7 @@ end
 redis.call('DEL', SKIP)
 local nxt = redis.call('ZPOPMIN', PQ)
 if #nxt > 0 then
+  unindex_item(nxt[1])
   local duration = tonumber(redis.call('HGET', P_ITEM .. nxt[1], 'duration') or '0') or 0
   redis.call('HSET', NP, 'id', nxt[1], 'starttime', now, 'endtime', now + duration,
              'duration', duration, 'paused', '0', 'pos', 0)

@@ -50,7 +50,50 @@ local function is_playing(id)
   return redis.call('HGET', NP, 'id') == id and redis.call('EXISTS', P_ITEM .. id) == 1
 end
 
+-- The queue index (keys.QUEUE_URIS …): KEYS[13] uri → id, KEYS[14] adder → human songs
+-- queued, KEYS[15] hash {n = items indexed}, KEYS[16] prefix of per-adder zsets (same scores as
+-- PQ). Every write that moves an item in or out of PQ keeps it; ensure_index() rebuilds it
+-- when its count disagrees with PQ (data from before it existed).
+local IX_URIS, IX_ADDERS, IX_COUNT, P_BYADDER = KEYS[13], KEYS[14], KEYS[15], KEYS[16]
+
+local function index_item(id, score)
+  local f = redis.call('HMGET', P_ITEM .. id, 'uri', 'user', 'auto')
+  if not f[1] then return end
+  redis.call('HSET', IX_URIS, f[1], id)
+  if f[3] ~= '1' then
+    redis.call('ZADD', P_BYADDER .. f[2], score, id)
+    redis.call('HINCRBY', IX_ADDERS, f[2], 1)
+  end
+  redis.call('HINCRBY', IX_COUNT, 'n', 1)
+end
+
+local function unindex_item(id)
+  local f = redis.call('HMGET', P_ITEM .. id, 'uri', 'user', 'auto')
+  if not f[1] or redis.call('HGET', IX_URIS, f[1]) ~= id then return end
+  redis.call('HDEL', IX_URIS, f[1])
+  if f[3] ~= '1' and redis.call('ZREM', P_BYADDER .. f[2], id) == 1 then
+    if redis.call('HINCRBY', IX_ADDERS, f[2], -1) <= 0 then redis.call('HDEL', IX_ADDERS, f[2]) end
+  end
+  redis.call('HINCRBY', IX_COUNT, 'n', -1)
+end
+
+local function ensure_index()
+  if tonumber(redis.call('HGET', IX_COUNT, 'n') or '-1') == redis.call('ZCARD', PQ) then return end
+  for _, adder in ipairs(redis.call('HKEYS', IX_ADDERS)) do redis.call('DEL', P_BYADDER .. adder) end
+  redis.call('DEL', IX_URIS, IX_ADDERS, IX_COUNT)
+  redis.call('HSET', IX_COUNT, 'n', 0)
+  local entries = redis.call('ZRANGE', PQ, 0, -1, 'WITHSCORES')
+  for i = 1, #entries, 2 do index_item(entries[i], entries[i + 1]) end
+end
+
+-- A queued item's score moved: its adder's mirror follows (only if indexed).
+local function index_rescore(id, score)
+  local f = redis.call('HMGET', P_ITEM .. id, 'user', 'auto')
+  if f[1] and f[2] ~= '1' then redis.call('ZADD', P_BYADDER .. f[1], 'XX', score, id) end
+end
+
 local function drop_item(id)
+  unindex_item(id)
   redis.call('DEL', P_ITEM .. id, P_VOTE .. id, P_JAM .. id, P_COMMENTS .. id)
 end
 
@@ -73,8 +116,8 @@ ADD_SONG = PRELUDE + """
 local uri, user, auto = A[1], A[2], A[3] == '1'
 local max_depth, filter_ttl = tonumber(A[4]), tonumber(A[5])
 local per_person, repeat_since = tonumber(A[6]), tonumber(A[7])
-local entries = redis.call('ZRANGE', PQ, 0, -1, 'WITHSCORES')
-local n = #entries / 2
+ensure_index()
+local n = redis.call('ZCARD', PQ)
 if max_depth > 0 and n >= max_depth then
   return fail('queue_full', 409, 'this nest holds at most ' .. max_depth .. ' songs')
 end
@@ -95,44 +138,51 @@ local playing = redis.call('HGET', NP, 'id')
 if playing and redis.call('HGET', P_ITEM .. playing, 'uri') == uri then
   return fail('already_queued', 409, 'that song is playing right now')
 end
--- round[i]: the i-th queued item is its adder's round[i]-th song (human items only).
-local counts, round = {}, {}
-for i = 1, n do
-  local f = redis.call('HMGET', P_ITEM .. entries[2 * i - 1], 'uri', 'user', 'auto')
-  if f[1] == uri then return fail('already_queued', 409, 'that song is already queued') end
-  if f[3] ~= '1' then
-    local c = (counts[f[2]] or 0) + 1
-    counts[f[2]] = c
-    round[i] = c
-  end
+if redis.call('HEXISTS', IX_URIS, uri) == 1 then
+  return fail('already_queued', 409, 'that song is already queued')
 end
-local pos = n
-if not auto and per_person > 0 and (counts[user] or 0) >= per_person then
+local mine = tonumber(redis.call('HGET', IX_ADDERS, user) or '0')
+if not auto and per_person > 0 and mine >= per_person then
   return fail('per_person_limit', 409, 'you already have ' .. per_person .. ' songs queued')
 end
-if not auto then
-  local mine = (counts[user] or 0) + 1
-  pos = 0
-  for i = 1, n do
-    if round[i] and round[i] <= mine then pos = i end
+-- Where it goes: after the last human song that is its adder's r-th or earlier, r being this
+-- song's round (auto songs: the tail). Each adder's k-th song comes from their index zset, so
+-- this costs one command per adder with songs queued, not one per song.
+local after = nil   -- score of the song to go after; nil = the head
+if auto then
+  local last = redis.call('ZRANGE', PQ, -1, -1, 'WITHSCORES')
+  if #last == 2 then after = tonumber(last[2]) end
+else
+  local r = mine + 1
+  local adders = redis.call('HGETALL', IX_ADDERS)
+  for i = 1, #adders, 2 do
+    local k = math.min(tonumber(adders[i + 1]), r)
+    if k > 0 then
+      local kth = redis.call('ZRANGE', P_BYADDER .. adders[i], k - 1, k - 1, 'WITHSCORES')
+      if #kth == 2 and (after == nil or tonumber(kth[2]) > after) then after = tonumber(kth[2]) end
+    end
   end
 end
 local score
 if n == 0 then
   score = 0
-elseif pos == 0 then
-  score = tonumber(entries[2]) - STEP
-elseif pos == n then
-  score = tonumber(entries[2 * n]) + STEP
+elseif after == nil then
+  score = tonumber(redis.call('ZRANGE', PQ, 0, 0, 'WITHSCORES')[2]) - STEP
 else
-  local lo, hi = tonumber(entries[2 * pos]), tonumber(entries[2 * pos + 2])
-  if hi - lo >= 2 then
-    score = math.floor((lo + hi) / 2)
+  local nxt = redis.call('ZRANGEBYSCORE', PQ, '(' .. string.format('%.17g', after), '+inf',
+                         'WITHSCORES', 'LIMIT', 0, 1)
+  if #nxt == 0 then
+    score = after + STEP
+  elseif tonumber(nxt[2]) - after >= 2 then
+    score = math.floor((after + tonumber(nxt[2])) / 2)
   else
-    -- No room between the neighbours: respace the whole queue, leaving a gap at pos.
+    -- No room between the neighbours: respace the whole queue (rare), leaving a gap.
+    local entries = redis.call('ZRANGE', PQ, 0, -1, 'WITHSCORES')
+    local pos = redis.call('ZRANK', PQ, nxt[1])  -- items before the gap
     for i = 1, n do
       local s = (i <= pos) and (i - 1) * STEP or i * STEP
       redis.call('ZADD', PQ, s, entries[2 * i - 1])
+      index_rescore(entries[2 * i - 1], s)
     end
     score = pos * STEP
   end
@@ -142,6 +192,7 @@ local hash = {'id', id, 'user', user, 'auto', auto and '1' or '0', 'vote', '0'}
 for i = 8, #A do hash[#hash + 1] = A[i] end
 redis.call('HSET', P_ITEM .. id, unpack(hash))
 redis.call('ZADD', PQ, score, id)
+index_item(id, score)
 if not auto then
   redis.call('SET', P_FILTER .. uri, '1', 'EX', filter_ttl)
 end
@@ -175,6 +226,8 @@ if other_rank >= 0 then
     local mine = redis.call('ZSCORE', PQ, id)
     redis.call('ZADD', PQ, other[2], id)
     redis.call('ZADD', PQ, mine, other[1])
+    index_rescore(id, other[2])
+    index_rescore(other[1], mine)
   end
 end
 local result = false

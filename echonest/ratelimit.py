@@ -77,26 +77,70 @@ def _window(now: float, window: int) -> tuple[int, int]:
     return start, max(1, math.ceil(start + window - now))
 
 
+def spec(conf: Any, bucket: str, subject: str, *, now: float | None = None,
+         cost: int = 1) -> dict[str, Any] | None:
+    """One hit as data, for ``hit`` or for a guarded write that checks it in the same round
+    trip (``echonest.atomic.PRE``); None when the bucket is not configured."""
+    limits = bucket_limits(conf, bucket)
+    if limits is None:
+        return None
+    limit, window = limits
+    now = time.time() if now is None else now
+    start, retry_after = _window(now, window)
+    return {"key": keys.rate_limit(bucket, str(subject)[:MAX_SUBJECT], start), "limit": limit,
+            "ttl": window + 1, "cost": int(cost), "retry": retry_after,
+            "message": f"Too many requests ({bucket.replace('_', ' ')}): "
+                       f"try again in {retry_after} s."}
+
+
+# key → monotonic deadline: hits this process saw refused. A refused user's next attempts are
+# refused here without Redis (or a catalog lookup) until the window ends.
+_refused: dict[str, float] = {}
+MAX_REMEMBERED = 10000
+
+
+def remember_refusal(hit_spec: dict[str, Any]) -> None:
+    if hit_spec["cost"] <= 0:
+        return  # a read-only check (the code-guess block) is re-read every time
+    now = time.monotonic()
+    if len(_refused) >= MAX_REMEMBERED:
+        for key in [k for k, until in _refused.items() if until <= now] or list(_refused):
+            del _refused[key]
+    _refused[hit_spec["key"]] = now + hit_spec["retry"]
+
+
+def forget_refusals() -> None:
+    """Drop what this process remembers (a flushed database, a test)."""
+    _refused.clear()
+
+
+def refuse_if_remembered(hit_spec: dict[str, Any] | None) -> None:
+    until = _refused.get(hit_spec["key"]) if hit_spec else None
+    if until is not None:
+        if until > time.monotonic():
+            raise RateLimited(hit_spec["message"], retry_after=hit_spec["retry"])
+        _refused.pop(hit_spec["key"], None)
+
+
+def check(client: redis.Redis, hit_spec: dict[str, Any] | None) -> int:
+    """Run one ``spec`` on its own; raise RateLimited once over the limit."""
+    if hit_spec is None:
+        return 0
+    cost, limit = hit_spec["cost"], hit_spec["limit"]
+    count = _run(client, hit_spec["key"], hit_spec["ttl"], cost)
+    if count > limit if cost > 0 else count >= limit:
+        remember_refusal(hit_spec)
+        raise RateLimited(hit_spec["message"], retry_after=hit_spec["retry"])
+    return count
+
+
 def hit(client: redis.Redis, conf: Any, bucket: str, subject: str, *,
         now: float | None = None, cost: int = 1) -> int:
     """Count one action of ``subject`` in ``bucket``; raise RateLimited once over the limit.
 
     ``cost=0`` checks without counting. Returns the count in the current window.
     """
-    limits = bucket_limits(conf, bucket)
-    if limits is None:
-        return 0
-    limit, window = limits
-    now = time.time() if now is None else now
-    start, retry_after = _window(now, window)
-    key = keys.rate_limit(bucket, str(subject)[:MAX_SUBJECT], start)
-    count = _run(client, key, window + 1, cost)
-    over = count > limit if cost > 0 else count >= limit
-    if over:
-        raise RateLimited(
-            f"Too many requests ({bucket.replace('_', ' ')}): try again in {retry_after} s.",
-            retry_after=retry_after)
-    return count
+    return check(client, spec(conf, bucket, subject, now=now, cost=cost))
 
 
 def hit_many(client: redis.Redis, conf: Any, subjects: list[tuple[str, str]], *,

@@ -144,10 +144,12 @@ def _layout_of_tests_without_redis(request):
 @pytest.fixture
 def r(redis_url):
     """A clean database for every test that touches Redis."""
+    from echonest import ratelimit
     from echonest.store import default_client
 
     client = default_client()
     client.flushdb()
+    ratelimit.forget_refusals()
     yield client
     client.flushdb()
 

@@ -13,7 +13,7 @@ from spotipy.exceptions import SpotifyException
 from echonest import keys
 from echonest.catalog import spotify_map as sm
 from echonest.catalog.base import Album, Provider
-from echonest.catalog.spotify_client import app_client, guarded
+from echonest.catalog.spotify_client import BackoffMemo, app_client, guarded
 from echonest.catalog.track import Track
 from echonest.errors import CatalogError, InvalidRequest
 
@@ -68,6 +68,7 @@ class SpotifyProvider(Provider):
         self._client: spotipy.Spotify | None = None
         self._lock = threading.Lock()
         self._genres: dict[str, tuple[str, ...]] = {}
+        self._backoff = BackoffMemo()
 
     # --- plumbing --------------------------------------------------------------------------
     @property
@@ -90,10 +91,11 @@ class SpotifyProvider(Provider):
             if exc.http_status == 401:
                 # The shared token was revoked or garbled: drop it so the next call gets a new one.
                 self.redis.delete(keys.SPOTIFY_APP_TOKEN)
+                self.client.auth_manager.cache_handler.forget()
                 return None
             return on_error(exc) if on_error else None
 
-        return guarded(self.redis, what, lambda: call(self.client), handle)
+        return guarded(self.redis, what, lambda: call(self.client), handle, memo=self._backoff)
 
     def _search(self, query: str, kind: str, limit: int) -> dict[str, Any]:
         limit = _limit(limit)

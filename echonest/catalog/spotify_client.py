@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -62,9 +63,34 @@ def rate_limit_remaining(redis_client: Any) -> int:
     return max(ttl, 1)
 
 
-def check_rate_limit(redis_client: Any) -> None:
+class BackoffMemo:
+    """One caller's memory that the global back-off was clear a moment ago.
+
+    Checking the back-off key costs a round trip per Spotify call; remembering "clear" for
+    CLEAR_SECONDS lets a busy web process skip it. Only "clear" is remembered: a back-off is
+    re-read every time, so its end (or an operator deleting it) shows at once. Another process's
+    429 is noticed at most CLEAR_SECONDS late (and Spotify would refuse us meanwhile anyway).
+    """
+
+    CLEAR_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self.clear_until = 0.0
+
+    def is_clear(self) -> bool:
+        return time.monotonic() < self.clear_until
+
+    def saw(self, remaining: int) -> None:
+        self.clear_until = 0.0 if remaining else time.monotonic() + self.CLEAR_SECONDS
+
+
+def check_rate_limit(redis_client: Any, memo: BackoffMemo | None = None) -> None:
     """Raise CatalogError without calling out while any process has seen a recent 429."""
+    if memo is not None and memo.is_clear():
+        return
     remaining = rate_limit_remaining(redis_client)
+    if memo is not None:
+        memo.saw(remaining)
     if remaining:
         raise CatalogError(f"Spotify is rate limiting us; try again in {remaining} s",
                            retry_after=remaining)
@@ -84,17 +110,20 @@ def note_rate_limit(redis_client: Any, seconds: int) -> None:
 
 
 def guarded(redis_client: Any, what: str, call: Callable[[], T],
-            on_error: Callable[[SpotifyException], T | None] | None = None) -> T:
+            on_error: Callable[[SpotifyException], T | None] | None = None,
+            memo: BackoffMemo | None = None) -> T:
     """Run one Spotify call behind the global back-off, translating failures to EchoNestError.
 
     ``on_error`` may turn a specific HTTP failure (say 404) into an answer; returning None
-    from it means "not handled".
+    from it means "not handled". ``memo`` spares the back-off check's round trip (BackoffMemo).
     """
-    check_rate_limit(redis_client)
+    check_rate_limit(redis_client, memo)
     try:
         return call()
     except SpotifyException as exc:
         if exc.http_status == 429:
+            if memo is not None:
+                memo.saw(1)
             seconds = retry_after_seconds(exc.headers)
             note_rate_limit(redis_client, seconds)
             raise CatalogError(f"Spotify is rate limiting us; try again in {seconds} s",
@@ -140,12 +169,24 @@ class RedisTokenCache(CacheHandler):
     left behind and a corrupt value reads as "no token".
     """
 
-    def __init__(self, redis_client: Any, key: str, *, expire: bool = True):
+    def __init__(self, redis_client: Any, key: str, *, expire: bool = True,
+                 remember: bool = False):
         self.redis = redis_client
         self.key = key
         self.expire = expire
+        # remember: keep the token in memory while it is good for more than the refresh margin,
+        # so a call costs no Redis round trip for it (the app token; never a user's).
+        self.remember = remember
+        self._token: dict[str, Any] | None = None
+
+    def forget(self) -> None:
+        self._token = None
 
     def get_cached_token(self) -> dict[str, Any] | None:
+        held = self._token
+        if held is not None and held["expires_at"] - time.time() > 2 * TOKEN_EXPIRY_MARGIN:
+            return held
+        self._token = None
         raw = self.redis.get(self.key)
         if not raw:
             return None
@@ -159,6 +200,8 @@ class RedisTokenCache(CacheHandler):
         expires_at = token.get("expires_at")
         if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float)):
             return None
+        if self.remember:
+            self._token = token
         return token
 
     def save_token_to_cache(self, token_info: dict[str, Any]) -> None:
@@ -167,6 +210,7 @@ class RedisTokenCache(CacheHandler):
             expires_in = token_info.get("expires_in")
             ttl = int(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 3600
         self.redis.set(self.key, json.dumps(token_info), ex=ttl)
+        self._token = None  # read back (and remembered) on the next call
 
 
 class AppCredentials(spotipy.SpotifyClientCredentials):
@@ -178,7 +222,7 @@ class AppCredentials(spotipy.SpotifyClientCredentials):
             client_secret=str(conf.SPOTIFY_CLIENT_SECRET or ""),
             requests_session=plain_session(),
             requests_timeout=REQUEST_TIMEOUT,
-            cache_handler=RedisTokenCache(redis_client, keys.SPOTIFY_APP_TOKEN),
+            cache_handler=RedisTokenCache(redis_client, keys.SPOTIFY_APP_TOKEN, remember=True),
         )
         # spotipy reads the class attribute; an instance attribute points it at our auth base.
         self.OAUTH_TOKEN_URL = token_url(conf)

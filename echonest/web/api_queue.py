@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify, request
 from echonest import ratelimit
 from echonest.actions import dispatch
 from echonest.catalog import search_results
-from echonest.errors import InvalidRequest
+from echonest.errors import InvalidRequest, NestGone, StaleNest
 from echonest.web import auth, context, fanout
 from echonest.web.auth import public, sync_readable
 from echonest.web.client_address import anonymous_search_allowed
@@ -111,10 +111,21 @@ def nest_airhorns(code: str):
     return jsonify(recent_airhorns(nest_id))
 
 
+def run_write(code: str, action: str, read_args) -> dict[str, Any]:
+    """A write in the nest ``code`` names, on the code's remembered resolution: the write
+    checks that resolution in its own round trip; a stale one runs again on a fresh read."""
+    nest_id, _ = context.resolve_nest(code, for_write=True)
+    try:
+        return run(nest_id, action, read_args())
+    except (NestGone, StaleNest):
+        context.forget_resolved(nest_id)
+    nest_id, _ = context.resolve_nest(code)
+    return run(nest_id, action, read_args())
+
+
 def _nest_action_view(action: str):
     def view(code: str):
-        nest_id, _ = context.resolve_nest(code)
-        return jsonify(run(nest_id, action, context.json_object()))
+        return jsonify(run_write(code, action, context.json_object))
 
     return view
 
@@ -147,7 +158,7 @@ def main_airhorns():
 
 def _main_action_view(action: str):
     def view():
-        return jsonify(run(MAIN, action, _form_args()))
+        return jsonify(run_write(MAIN, action, _form_args))
 
     return view
 

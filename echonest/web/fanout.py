@@ -23,6 +23,7 @@ from typing import Any
 import redis
 
 from echonest import events, keys, metrics
+from echonest.web import memory
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,9 @@ class Listener:
         self.overflowed = False
         self.ended = False
         self.reason = ""
+        # Called after a frame (or CLOSE) lands in the outbox: a WebSocket starts its sender
+        # only then, so an idle listener holds no sending thread (and no stack) at all.
+        self.on_ready: Callable[[], None] | None = None
 
     def deliver(self, frame: str) -> None:
         if self.ended:
@@ -61,6 +65,9 @@ class Listener:
             # reconnects and refetches, instead of buffering without bound.
             self.overflowed = True
             self.end("overflow")
+            return
+        if self.on_ready is not None:
+            self.on_ready()
 
     def end(self, reason: str = "closed") -> None:
         """Make the connection's sender finish after the frames already queued."""
@@ -77,6 +84,8 @@ class Listener:
         except queue.Full:
             self.outbox.get_nowait()
             self.outbox.put_nowait(CLOSE)
+        if self.on_ready is not None:
+            self.on_ready()
 
     def next_frame(self, timeout: float | None = None) -> Any:
         """The next frame, CLOSE, or None when ``timeout`` passed with nothing to send."""
@@ -175,6 +184,11 @@ class Fanout:
             self._client = _pubsub_client(client)
             self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         self._listeners: dict[str, set[Listener]] = {}
+        # Per nest: the newest queue body read (its "version" says which state it shows) and
+        # the newest body version every local listener has been sent. A queue_update whose
+        # change that body already shows costs nothing: no read, no serialization, no frame.
+        self._bodies: dict[str, dict] = {}
+        self._sent: dict[str, int] = {}
         # Serializes writes on the pub/sub connection (SUBSCRIBE/UNSUBSCRIBE/PING) against
         # each other; the reader thread is the only one that reads from it.
         self._lock = threading.Lock()
@@ -199,8 +213,10 @@ class Fanout:
             if not local or listener not in local:
                 return
             local.discard(listener)
+            memory.listeners_left()
             if not local:
                 del self._listeners[listener.nest_id]
+                self._forget(listener.nest_id)
                 try:
                     self._pubsub.unsubscribe(channel)
                 except redis.RedisError:
@@ -212,9 +228,30 @@ class Fanout:
     def listener_total(self) -> int:
         return sum(len(local) for local in list(self._listeners.values()))
 
-    def initial_frames(self, nest_id: str, kind: str) -> list[str]:
-        """Current state (queue_update, now_playing) for a new connection, one frame each."""
+    def _forget(self, nest_id: str) -> None:
+        self._bodies.pop(nest_id, None)
+        self._sent.pop(nest_id, None)
+
+    def queue_body(self, nest_id: str, version: int) -> dict:
+        """The queue body showing at least ``version``: the one last read if it does, else a
+        fresh read (one read then serves every event up to the version it shows)."""
+        cached = self._bodies.get(nest_id)
+        if cached is not None and int(cached.get("version") or 0) >= version:
+            return cached
         body = self._reader.queue_body(nest_id)
+        latest = self._bodies.get(nest_id)
+        if (nest_id in self._listeners and (latest is None or int(body.get("version") or 0)
+                                            >= int(latest.get("version") or 0))):
+            self._bodies[nest_id] = body
+        return body
+
+    def initial_frames(self, nest_id: str, kind: str) -> list[str]:
+        """Current state (queue_update, now_playing) for a new connection, one frame each.
+
+        A burst of joiners costs one version read each, not a queue rebuild each: the body
+        the fan-out last read is reused while the nest's version has not moved.
+        """
+        body = self.queue_body(nest_id, self._reader.version(nest_id))
         version = int(body.get("version") or 0)
         queue_env = events.envelope(events.QUEUE_UPDATE, nest_id, version, body)
         playing_env = events.envelope(events.NOW_PLAYING, nest_id, version,
@@ -288,6 +325,7 @@ class Fanout:
                 if self._listeners:
                     self._pubsub.ping()  # reconnects (and resubscribes) now, or raises
             for nest_id in list(self._listeners):
+                self._forget(nest_id)  # whatever we held may predate the outage
                 version = self._reader.version(nest_id)
                 for event in (events.QUEUE_UPDATE, events.NOW_PLAYING):
                     self.dispatch(events.dumps(events.envelope(event, nest_id, version)))
@@ -311,6 +349,8 @@ class Fanout:
             self._deliver({**env, "event": events.QUEUE_UPDATE, "data": {}}, local)
 
     def _deliver(self, env: dict, local: list) -> None:
+        if env["event"] == events.QUEUE_UPDATE and env["v"] <= self._sent.get(env["nest"], -1):
+            return  # every local listener already holds a body showing this change
         frames = self._frames_for(env, {lst.kind for lst in local})
         if frames is None:
             return
@@ -321,13 +361,19 @@ class Fanout:
             elif (env["event"] == events.MEMBER_KICKED and listener.user
                   and listener.user == (env.get("data") or {}).get("user")):
                 listener.end("kicked")
+        if env["event"] == events.QUEUE_UPDATE:
+            shown = int(frames.env["data"].get("version") or 0)
+            if env["nest"] in self._listeners:
+                self._sent[env["nest"]] = max(shown, self._sent.get(env["nest"], -1))
+        elif env["event"] == events.NEST_DELETED:
+            self._forget(env["nest"])
         metrics.fanned_out(len(local))
 
     def _frames_for(self, env: dict, kinds: set[str]) -> FrameSet | None:
         nest_id, event = env["nest"], env["event"]
         try:
             if event == events.QUEUE_UPDATE:
-                body = self._reader.queue_body(nest_id)
+                body = self.queue_body(nest_id, env["v"])
                 env = {**env, "data": body}
                 return FrameSet(env, legacy_queue(body) if SSE_LEGACY in kinds else None)
             if event == events.NOW_PLAYING:

@@ -15,8 +15,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from echonest import actions, events
-from echonest.errors import EchoNestError, NestGone, Unauthorized
+from echonest import actions, events, keys
+from echonest.errors import EchoNestError, NestGone, StaleNest, Unauthorized
 from echonest.web import context
 from echonest.web.auth import sync_readable
 from echonest.web.fanout import CLOSE, SSE, SSE_LEGACY, WS, Fanout, Listener, NestReader
@@ -138,9 +138,41 @@ def _server_class():
     return EchoSocket
 
 
+@functools.cache
+def _reader_thread_class() -> Any:
+    """Under gevent, simple-websocket's per-socket reader as a bare greenlet: a monkey-patched
+    ``threading.Thread`` parked for the socket's life costs ~5 KiB more (bench_ops memory)."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return None
+    if not monkey.is_module_patched("threading"):
+        return None
+    import gevent
+
+    class GreenReader:
+        def __init__(self, target: Any) -> None:
+            self._target, self._greenlet = target, None
+            self.name, self.daemon = "ws-reader", True
+
+        def start(self) -> None:
+            self._greenlet = gevent.spawn(self._target)
+
+        def join(self, timeout: float | None = None) -> None:
+            if self._greenlet is not None:
+                self._greenlet.join(timeout)
+
+        def is_alive(self) -> bool:
+            return self._greenlet is not None and not self._greenlet.dead
+
+    return GreenReader
+
+
 def accept(environ: dict) -> Any:
     """Complete the upgrade (flask-sock's approach, minus its unlocked writes)."""
     options = {"ping_interval": 25, "max_message_size": 64 * 1024}
+    if _reader_thread_class() is not None:
+        options["thread_class"] = _reader_thread_class()
     options.update(current_app.config.get("SOCK_SERVER_OPTIONS", {}))
     return _server_class()(environ, **options)
 
@@ -243,6 +275,12 @@ class SocketSession:
         self.heartbeat_seconds = max(heartbeat_seconds, 0.5)
         self.listener = Listener(nest_id, WS, user=getattr(user, "id", "") or "")
         self._joined = False
+        # The sender runs only while the outbox holds frames (see _wake): idle sockets are the
+        # common case (10,000 listeners, a few events a minute), and a parked thread per socket
+        # costs ~13 KiB of stack.
+        self._send_lock = threading.Lock()
+        self._sender: threading.Thread | None = None
+        self._ws: Any = None
 
     def prepare(self) -> None:
         """Register, join and queue the first frames; raises (after undoing) if it cannot."""
@@ -271,19 +309,28 @@ class SocketSession:
             _recount_skip_vote(self.nests, self.nest_id)
 
     def run(self, ws: Any) -> None:
-        sender = None
         try:
-            sender = threading.Thread(target=self._send_loop, args=(ws,), daemon=True,
-                                      name=f"ws-send-{self.nest_id}")
-            sender.start()
+            self._ws = ws
+            self.listener.on_ready = self._wake
+            self._wake()  # the first frames were queued before the upgrade
             self._receive_loop(ws)
         finally:
             # Every way out (client close, dropped TCP, error, nest deleted, server stopping)
             # passes here, so the member count never keeps a ghost.
             self.abandon()
+            sender = self._sender
             if sender is not None:
                 sender.join(timeout=5)
             _close(ws, "closed")
+
+    def _wake(self) -> None:
+        """Start a sender for what the outbox holds, unless one is already running."""
+        with self._send_lock:
+            if self._sender is not None or self._ws is None:
+                return
+            self._sender = threading.Thread(target=self._drain, daemon=True,
+                                            name=f"ws-send-{self.nest_id}")
+        self._sender.start()
 
     def _receive_loop(self, ws: Any) -> None:
         from simple_websocket import ConnectionClosed
@@ -318,11 +365,17 @@ class SocketSession:
         else:
             HEARTBEATS.ok()
 
-    def _send_loop(self, ws: Any) -> None:
+    def _drain(self) -> None:
+        """Send what the outbox holds, then end (the next frame starts a new sender)."""
         from simple_websocket import ConnectionClosed
 
+        ws = self._ws
         while True:
-            frame = self.listener.next_frame()
+            with self._send_lock:
+                frame = self.listener.next_frame(timeout=0)
+                if frame is None:
+                    self._sender = None
+                    return
             if frame is CLOSE:
                 break
             try:
@@ -330,6 +383,23 @@ class SocketSession:
             except (ConnectionClosed, OSError):
                 break
         _close(ws, self.listener.reason or "closed")
+        with self._send_lock:
+            self._sender = None
+
+    def _dispatch(self, action: Any, args: Any) -> dict:
+        """One action on the nest as this socket last read it; its write checks that reading
+        is still current (settings may change between frames) in the same round trip, and a
+        stale one runs again on a fresh read."""
+        ctx = self._ctx
+        if keys.cluster_layout():
+            ctx.nest = None  # no in-script check there: read the settings for every frame
+        elif ctx.nest is None or ctx.expected_meta is None:
+            ctx.nest, ctx.expected_meta = context.nest_snapshot(self.nest_id)
+        try:
+            return actions.dispatch(ctx, action, args)
+        except StaleNest:
+            ctx.nest, ctx.expected_meta = None, None
+            return actions.dispatch(ctx, action, args)
 
     def answer(self, raw: Any) -> str:
         """The one ack/error frame for one client frame; never raises."""
@@ -344,8 +414,7 @@ class SocketSession:
                                      "data": {"t": round(time.time() * 1000, 3)}})
             if self._ctx is None:
                 self._ctx = self._ctx_factory()
-            self._ctx.nest = None  # settings may have changed since the last frame: re-read
-            data = actions.dispatch(self._ctx, message.get("action"), message.get("args"))
+            data = self._dispatch(message.get("action"), message.get("args"))
             reply = {"event": "ack", "nest": self.nest_id, "ref": ref, "data": data}
         except EchoNestError as exc:
             reply = {"event": "error", "nest": self.nest_id, "ref": ref, "data": exc.to_dict()}

@@ -167,19 +167,12 @@ function onEvent(name, data) {
       if (Array.isArray(data.queue)) applyQueue(data);
       else ctx.api.queue().then(applyQueue).catch(() => {});
       break;
-    case "now_playing": {
-      // A new song came off the top of the queue, and the player publishes only this one event:
-      // fetch the queue too so the row that just started playing leaves the list.
-      const previous = lastPlayingId;
-      const after = () => {
-        if (lastPlayingId !== previous) ctx.api.queue().then(applyQueue).catch(() => {});
-      };
-      if (data.id !== undefined || "paused" in data) {
-        applyPlaying(data);
-        after();
-      } else ctx.api.playing().then(applyPlaying).then(after).catch(() => {});
+    case "now_playing":
+      // The server follows every now_playing with the queue it left (a queue_update), so a
+      // song change costs this page no request.
+      if (data.id !== undefined || "paused" in data) applyPlaying(data);
+      else ctx.api.playing().then(applyPlaying).catch(() => {});
       break;
-    }
     case "player_position": {
       const before = ctx.clock.position();
       ctx.clock.update({ ...data, uri: undefined });
@@ -223,14 +216,23 @@ function onStatus(status) {
   setText($(".conn-text", conn), status === "live" ? "Live" : status === "connecting" ? "Connecting…" : "Reconnecting…");
 }
 
+// The socket's first frames are the page's snapshot (queue, now playing) on every connect, so
+// opening or reconnecting fetches only what it does not push: the recent horns. A version gap
+// (events lost) refetches everything; so does a socket that cannot connect at all.
+function onResync(reason) {
+  if (reason !== "open") return refetchAll();
+  ctx.api.airhorns().then((body) => horns.setRecent(body && body.airhorns)).catch(() => {});
+}
 let socket = null;
-refetchAll();
 socket = connectSocket(window.NEST_ID, {
   onEvent,
-  onResync: () => refetchAll(),
+  onResync,
   onStatus,
   onClosed: (code) => (code === 4404 ? page.end("ended") : probeNest()),
 });
+setTimeout(() => {
+  if (queueVersion < 0) refetchAll();
+}, 4000);
 
 // Progress bar: smooth while visible, cheap when hidden.
 function frame() {
