@@ -319,7 +319,7 @@ class SocketSession:
             # passes here, so the member count never keeps a ghost.
             self.abandon()
             sender = self._sender
-            if sender is not None:
+            if sender is not None and sender.ident is not None:  # started (see _wake)
                 sender.join(timeout=5)
             _close(ws, "closed")
 
@@ -334,6 +334,7 @@ class SocketSession:
 
     def _receive_loop(self, ws: Any) -> None:
         from simple_websocket import ConnectionClosed
+        from wsproto.utilities import LocalProtocolError
 
         next_beat = time.monotonic() + self.heartbeat_seconds
         while ws.connected and not self.listener.ended:
@@ -345,10 +346,12 @@ class SocketSession:
                 return  # the socket went away under us (nest deleted, client vanished)
             if raw is not None:
                 reply = self.answer(raw)
+                if self.listener.ended:
+                    return  # the sender is closing this socket (nest deleted, kicked, …)
                 try:
                     ws.send(reply)
-                except (ConnectionClosed, OSError):
-                    return
+                except (ConnectionClosed, OSError, LocalProtocolError):
+                    return  # closed under us between the check and the send
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + self.heartbeat_seconds
                 self._heartbeat()
@@ -368,6 +371,7 @@ class SocketSession:
     def _drain(self) -> None:
         """Send what the outbox holds, then end (the next frame starts a new sender)."""
         from simple_websocket import ConnectionClosed
+        from wsproto.utilities import LocalProtocolError
 
         ws = self._ws
         while True:
@@ -380,7 +384,7 @@ class SocketSession:
                 break
             try:
                 ws.send(frame)
-            except (ConnectionClosed, OSError):
+            except (ConnectionClosed, OSError, LocalProtocolError):
                 break
         _close(ws, self.listener.reason or "closed")
         with self._send_lock:
