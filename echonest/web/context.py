@@ -182,7 +182,8 @@ def resolve_nest(code: Any, *, for_write: bool = False) -> tuple[str, dict[str, 
         return nest_id, admit_request(nest_id, meta)
     manager = nest_manager()
     nest_id = manager.resolve_code(text) if plausible or text.lower() == "main" else None
-    raw = redis().hget(keys.NESTS_REGISTRY, nest_id) if nest_id else None
+    # The guarded scripts' own copy: the registry, or (cluster layout) the nest's alive hash.
+    raw = redis().hget(keys.nest_guard_key(nest_id), nest_id) if nest_id else None
     meta = decode_metadata(raw) if raw is not None else (
         manager.get_nest(nest_id) if nest_id == "main" else None)
     if meta is None:
@@ -216,7 +217,7 @@ def nest_snapshot(nest_id: str) -> tuple[Any, str | None]:
     (None, None) when the nest is gone (the action then says so)."""
     from echonest.nest_value import Nest
 
-    raw = redis().hget(keys.NESTS_REGISTRY, nest_id)
+    raw = redis().hget(keys.nest_guard_key(nest_id), nest_id)
     meta = decode_metadata(raw) if raw is not None else None
     if meta is None:
         return None, None
