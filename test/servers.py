@@ -50,8 +50,9 @@ class ServerProcess:
         self.port = free_port()
         self.data_dir = tempfile.TemporaryDirectory(prefix="echonest-test-web-")
         overrides = {"SSE_KEEPALIVE_SECONDS": 1, **(conf or {})}
+        # --parent-pid: a test run killed mid-way takes its servers with it (no orphans).
         argv = [sys.executable, "-m", "echonest.web.server", "--host", "127.0.0.1",
-                "--port", str(self.port)]
+                "--port", str(self.port), "--parent-pid", str(os.getpid())]
         for key, value in overrides.items():
             argv += ["--conf", f"{key}={json.dumps(value)}"]
         self.proc = subprocess.Popen(
@@ -113,7 +114,8 @@ def web_server(redis_url: str, conf: dict[str, Any] | None = None,
 
 @contextmanager
 def player_worker(redis_url: str, **env: str) -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen([sys.executable, "-m", "master_player"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "master_player", "--parent-pid",
+                             str(os.getpid())], cwd=ROOT,
                             env=child_env(redis_url, **env), stdin=subprocess.DEVNULL)
     try:
         yield proc
