@@ -27,6 +27,7 @@ import ipaddress
 import json
 import logging
 import socket
+import time
 from collections import Counter
 from http import HTTPStatus
 from typing import Any
@@ -36,6 +37,9 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 
 log = logging.getLogger("echonest.web.connections")
 
+# A finished WebSocket's lingering close: how long / how much we read before closing for good.
+LINGER_SECONDS = 1.0
+LINGER_BYTES = 1 << 20
 UPGRADED_ENVIRON_KEY = "echonest.websocket_upgraded"  # same string as stream.UPGRADED_ENVIRON_KEY
 _CODES = {400: "invalid_request", 408: "request_timeout", 414: "invalid_request",
           429: "rate_limited", 500: "internal_error"}
@@ -120,6 +124,7 @@ class EchoHandler(WSGIHandler):
             if (getattr(self, "environ", None) or {}).get(UPGRADED_ENVIRON_KEY):
                 # The socket spoke WebSocket; whatever the client sends now is not HTTP.
                 self.close_connection = True
+                linger_close(getattr(self, "socket", None))
 
     def _handle_client_error(self, ex):
         if isinstance(ex, _SlowClient):
@@ -204,3 +209,30 @@ def build_server(listener: Any, app: Any, conf: Any, **kwargs: Any) -> EchoServe
         max_per_ip=0 if behind_proxy else int(conf.HTTP_MAX_CONNECTIONS_PER_IP or 0),
         cap_loopback=bool(conf.HTTP_CAP_LOOPBACK),
         **kwargs)
+
+
+def linger_close(sock, seconds: float = LINGER_SECONDS, limit: int = LINGER_BYTES) -> None:
+    """Half-close a finished WebSocket, then read (and drop) what the client still sends until
+    it closes, for at most ``seconds``/``limit`` bytes. Closing with unread data in the buffer
+    makes the kernel answer with a reset, which can destroy our close frame before the client
+    reads it (a busy client then sees "connection lost" instead of the close code)."""
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        return
+    deadline = time.monotonic() + seconds
+    drained = 0
+    try:
+        while drained < limit:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            sock.settimeout(left)
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            drained += len(chunk)
+    except OSError:
+        return
