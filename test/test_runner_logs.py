@@ -15,6 +15,8 @@ from config import CONF
 from echonest import runner
 from echonest.engine import free_port
 
+EVERY_INTERFACE = "0.0.0.0"  # noqa: S104 - a setting read, nothing binds it
+
 
 def _entries(text: str) -> list[dict]:
     lines = [line for line in text.splitlines() if line.strip()]
@@ -48,7 +50,7 @@ def test_every_line_a_json_mode_run_prints_is_json_start_to_stop(tmp_path: Path)
 
 def test_json_mode_announces_the_lan_links_as_one_line_without_the_qr_code(capsys, monkeypatch):
     monkeypatch.setattr(runner, "lan_urls", lambda conf: ["http://192.168.1.20:8080"])
-    conf = CONF.copy(LOG_FORMAT="json", HOST="0.0.0.0", PORT=8080)
+    conf = CONF.copy(LOG_FORMAT="json", HOST=EVERY_INTERFACE, PORT=8080)
     runner.announce_lan(runner.Runner(conf))
     out = capsys.readouterr().out
     [entry] = _entries(out)
@@ -59,6 +61,6 @@ def test_json_mode_announces_the_lan_links_as_one_line_without_the_qr_code(capsy
 
 def test_text_mode_keeps_the_banner_for_people(capsys, monkeypatch):
     monkeypatch.setattr(runner, "print_lan_banner", lambda conf: print("QR-HERE"))
-    runner.announce_lan(runner.Runner(CONF.copy(LOG_FORMAT="text", HOST="0.0.0.0", PORT=8080)))
+    runner.announce_lan(runner.Runner(CONF.copy(LOG_FORMAT="text", HOST=EVERY_INTERFACE, PORT=8080)))
     out = capsys.readouterr().out.splitlines()
     assert out == ["listening on every interface: phones on your network can join", "QR-HERE"]
