@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fault_support import Run, member_count, nest_state, track_uris
-from servers import ROOT, Guest, WSClient, eventually
+from servers import ROOT, WAIT, Guest, WSClient, eventually
 
 from echonest import keys
 
@@ -22,6 +22,12 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(400)]
 
 SOCKETS = 500
 GUESTS = 25  # guest sign-ins per IP are rate limited; sockets per guest make up the 500
+# How long one of the burst's sockets may wait for its handshake and first state. A browser
+# waits as long as it takes (static/js/socket.js sets no connect timeout), so the product's
+# promise is "every socket served", not "within 15 s": on a quiet box the whole burst is served
+# in ~1-2 s (~3 ms of web CPU per socket, measured), but with two CI runs on the same two
+# cores the 500th handshake waited past the usual WAIT. Bounded, so a stuck server still fails.
+BURST_PATIENCE = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -37,20 +43,22 @@ def guests(run):
     return [Guest(run.url, f"Guest {n}") for n in range(GUESTS)]
 
 
-def _connect(run: Run, guest: Guest, path: str = "/socket") -> WSClient:
-    ws = WSClient(run.ws_url, path, guest.cookie)
-    ws.initial_state()  # accepted *and* served: a socket that never gets state counts as lost
+def _connect(run: Run, guest: Guest, path: str = "/socket",
+             patience: float = WAIT) -> WSClient:
+    ws = WSClient(run.ws_url, path, guest.cookie, timeout=patience)
+    # Accepted *and* served: a socket that never gets state counts as lost.
+    ws.initial_state(timeout=patience)
     return ws
 
 
-def _connect_all(run: Run, owners: list[Guest],
-                 at_once: int = 100) -> tuple[list[WSClient], list[BaseException]]:
+def _connect_all(run: Run, owners: list[Guest], at_once: int = 100,
+                 patience: float = WAIT) -> tuple[list[WSClient], list[BaseException]]:
     """Sockets in ``owners`` order (None where a connect failed) and every failure."""
     errors: list[BaseException] = []
 
     def one(guest: Guest) -> WSClient | None:
         try:
-            return _connect(run, guest)
+            return _connect(run, guest, patience=patience)
         except Exception as exc:  # every failure is counted, none hidden
             errors.append(exc)
             return None
@@ -83,7 +91,7 @@ def test_500_abrupt_disconnects_bring_member_counts_back_to_the_truth(run, guest
 def test_a_burst_of_500_reconnects_serves_every_socket(run, guests):
     # A party's phones all reconnecting after a Wi-Fi blip.
     owners = [g for g in guests for _ in range(SOCKETS // GUESTS)]
-    sockets, errors = _connect_all(run, owners, at_once=SOCKETS)
+    sockets, errors = _connect_all(run, owners, at_once=SOCKETS, patience=BURST_PATIENCE)
     try:
         assert [repr(e) for e in errors] == [] and len(sockets) == SOCKETS
         assert eventually(lambda: member_count(guests[0]) == GUESTS, timeout=60)
