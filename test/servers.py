@@ -228,8 +228,14 @@ class WSClient:
 
     def drop(self) -> None:
         """Vanish without a close frame, like a phone losing its network."""
-        self.ws.sock.shutdown(socket.SHUT_RDWR)
-        self.ws.sock.close()
+        try:
+            self.ws.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            pass  # already gone (the server closed it, or a failed read closed it here)
+        try:
+            self.ws.sock.close()
+        except (OSError, AttributeError):
+            pass
 
 
 class SSEClient:
