@@ -25,8 +25,8 @@ GUESTS = 25  # guest sign-ins per IP are rate limited; sockets per guest make up
 # How long one of the burst's sockets may wait for its handshake and first state. A browser
 # waits as long as it takes (static/js/socket.js sets no connect timeout), so the product's
 # promise is "every socket served", not "within 15 s": on a quiet box the whole burst is served
-# in ~1-2 s (~3 ms of web CPU per socket, measured), but with two CI runs on the same two
-# cores the 500th handshake waited past the usual WAIT. Bounded, so a stuck server still fails.
+# in ~1-2 s (~3 ms of web CPU per socket, measured), and with two CI runs on the same two
+# cores the 500th handshake can wait past the usual WAIT. Bounded: a stuck server still fails.
 BURST_PATIENCE = 120.0
 
 
