@@ -70,6 +70,15 @@ class CachedCookieSessions(SecureCookieSessionInterface):
         session.signed_at = known[1]
         return session
 
+    def save_session(self, app: Any, session: Any, response: Any) -> None:
+        if session and not self.should_set_cookie(app, session):
+            # What the stock method does in this case, without first working out every
+            # cookie attribute (the Secure check parses the host) for a cookie it will not set.
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
     def should_set_cookie(self, app: Any, session: Any) -> bool:
         if session.modified:
             return True
