@@ -64,7 +64,7 @@ class CachedCookieSessions(SecureCookieSessionInterface):
                 self._verified.clear()
             known = self._verified[val] = (self.serializer.dumps(data), signed.timestamp())
         elif _now() - known[1] > max_age:
-            del self._verified[val]
+            self._verified.pop(val, None)
             return self.session_class()  # expired, as itsdangerous would have said
         session = self.session_class(self.serializer.loads(known[0]))
         session.signed_at = known[1]
