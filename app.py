@@ -16,14 +16,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, has_request_context, request
-from flask.sessions import SecureCookieSessionInterface
 
 from config import CONF, ROOT
+from echonest.web.session_cookies import CachedCookieSessions
 
 MAX_BODY_BYTES = 64 * 1024
 
 
-class SessionInterface(SecureCookieSessionInterface):
+class SessionInterface(CachedCookieSessions):
     """Secure cookies outside DEBUG — except plain HTTP to this machine or the LAN.
 
     ``make run`` serves http://127.0.0.1:5000 and, with HOST=0.0.0.0, phones on the LAN reach

@@ -7,7 +7,13 @@
 
 A private embedded Valkey and real web processes (``python -m echonest.web.server`` on ports
 5140+), guests signed in through the real login page, clients in separate processes
-(websocket-client / requests; TCP_NODELAY on both sides). Bounded: every scenario has a time
+(TCP_NODELAY on both sides). The ops/grow clients are lean raw-socket ones (ops_support.RawWS /
+RawHTTP: a real handshake and real frames, HTTP/1.1 keep-alive, requests and frames built
+before the clock starts, queue frames read for their version without decoding): with
+websocket-client and requests the client processes, not the server, set the pace (87 % CPU in
+the client vs 25 % in the server at one WebSocket client). What each row means is unchanged.
+BENCH_SERVER_ROOT=<dir> serves another checkout's code (e.g. ``git archive`` of an older
+commit) under this same harness, for before/after rows. Bounded: every scenario has a time
 limit and every process started here is stopped at the end. Scenarios:
 
 - ops:    WebSocket and HTTP queue ops (votes, plus an add every 8th op) at 1/8/32 clients for

@@ -19,7 +19,8 @@ from ops_support import (  # noqa: E402
     ROOT,
     WATCH,
     Monitor,
-    _body_version,
+    RawHTTP,
+    RawWS,
     cpu_seconds,
     guest_cookie,
     pct,
@@ -33,24 +34,26 @@ from echonest import keys  # noqa: E402
 
 # --- one client (runs in a worker process, one thread per client) --------------------------
 def _ws_client(url, cookie, uris, target_id, seconds, out, start_at, adds_only=False):
-    ws = websocket.create_connection(url, header=[f"Cookie: {cookie}"], timeout=30)
+    ws = RawWS(url, cookie, timeout=30)
     latencies, seen_version, errors = [], 0, 0
     ops, ref = 0, 0
+    # Frames built before the clock starts: the run measures the server, not json.dumps.
+    votes = [json.dumps({"action": "vote", "args": {"id": target_id, "up": up}, "ref": "R"})
+             for up in (True, False)]
 
-    def read_until(ref_wanted):
+    def read_until(ref_wanted: bytes):
         nonlocal seen_version, errors
         while True:
             raw = ws.recv()
-            if raw.startswith('{"event":"queue_update"'):
-                # A queue frame can be 200 KB at 300 songs: read its version, not all of it,
-                # so the client side is not what limits the run.
-                seen_version = max(seen_version, _body_version(raw))
+            if isinstance(raw, int):  # a queue_update: its version only
+                seen_version = max(seen_version, raw)
                 continue
-            msg = json.loads(raw)
-            if msg.get("ref") == ref_wanted:
-                if msg["event"] != "ack":
-                    errors += 1
-                return
+            if ref_wanted in raw:
+                msg = json.loads(raw)
+                if msg.get("ref") == int(ref_wanted[6:-1]):
+                    if msg["event"] != "ack":
+                        errors += 1
+                    return
 
     while time.time() < start_at:
         time.sleep(0.001)
@@ -59,27 +62,28 @@ def _ws_client(url, cookie, uris, target_id, seconds, out, start_at, adds_only=F
     while time.time() < end and (uris or not adds_only):
         ref += 1
         if (adds_only or ops % 8 == 7) and uris:
-            frame = {"action": "add_song", "args": {"track_uri": uris.pop()}, "ref": ref}
+            frame = json.dumps({"action": "add_song", "args": {"track_uri": uris.pop()},
+                                "ref": ref}).encode()
         else:
-            frame = {"action": "vote", "args": {"id": target_id, "up": up}, "ref": ref}
+            frame = votes[0 if up else 1].replace('"R"', str(ref)).encode()
             up = not up
         sent = time.perf_counter()
-        ws.send(json.dumps(frame))
-        read_until(ref)
+        ws.send(frame)
+        read_until(b'"ref":%d,' % ref)
         latencies.append(time.perf_counter() - sent)
         ops += 1
     out.put({"ops": ops, "latencies": latencies, "errors": errors, "version": seen_version,
              "ran": time.time() - start_at})
     # Keep listening until told the final version: when did this socket see it?
     final = out_final.get()
+    ws.settimeout(30)
     while seen_version < final:
         try:
-            ws.settimeout(30)
             raw = ws.recv()
         except Exception:
             break
-        if raw.startswith('{"event":"queue_update"'):
-            seen_version = max(seen_version, _body_version(raw))
+        if isinstance(raw, int):
+            seen_version = max(seen_version, raw)
     out.put({"caught_up": time.time()})
     ws.close()
 
@@ -89,24 +93,28 @@ out_final = None  # set per worker process
 
 
 def _http_client(base, cookie, uris, target_id, seconds, out, start_at):
-    http = requests.Session()
-    http.headers["Cookie"] = cookie
+    http = RawHTTP(base, cookie, timeout=30)
+    # Requests built before the clock starts (an add per song, a vote each way).
+    adds = [http.build("/api/nests/main/songs", {"track_uri": uri}) for uri in uris]
+    votes = [http.build("/api/nests/main/vote", {"id": target_id, "up": up})
+             for up in (True, False)]
     latencies, errors, ops = [], 0, 0
     while time.time() < start_at:
         time.sleep(0.001)
     end = time.time() + seconds
     up = True
     while time.time() < end:
-        if ops % 8 == 7 and uris:
-            path, body = "/api/nests/main/songs", {"track_uri": uris.pop()}
+        if ops % 8 == 7 and adds:
+            raw = adds.pop()
         else:
-            path, body = "/api/nests/main/vote", {"id": target_id, "up": up}
+            raw = votes[0 if up else 1]
             up = not up
         sent = time.perf_counter()
-        resp = http.post(base + path, json=body, timeout=30)
+        status = http.post(raw)
         latencies.append(time.perf_counter() - sent)
-        errors += resp.status_code != 200
+        errors += status != 200
         ops += 1
+    http.close()
     out.put({"ops": ops, "latencies": latencies, "errors": errors})
 
 
@@ -145,8 +153,7 @@ def run_clients(kind, base_urls, cookies, uris_each, target_id, seconds, client_
                for j in jobs]
     observer, seen_at = None, []
     if kind == "http":  # one listener, read all along, to see when the fan-out caught up
-        observer = websocket.create_connection(ws_url(base_urls[0]),
-                                               header=[f"Cookie: {cookies[0]}"], timeout=30)
+        observer = RawWS(ws_url(base_urls[0]), cookies[0], timeout=90)
 
         def observe():
             while True:
@@ -154,8 +161,8 @@ def run_clients(kind, base_urls, cookies, uris_each, target_id, seconds, client_
                     raw = observer.recv()
                 except Exception:
                     return
-                if raw.startswith('{"event":"queue_update"'):
-                    seen_at.append((time.time(), _body_version(raw)))
+                if isinstance(raw, int):
+                    seen_at.append((time.time(), raw))
 
         threading.Thread(target=observe, daemon=True).start()
     for w in workers:

@@ -169,9 +169,9 @@ def resolve_nest(code: Any, *, for_write: bool = False) -> tuple[str, dict[str, 
     # Cluster layout: a write's script cannot read the registry to check a remembered reading.
     known = resolved.get(text.lower()) if for_write and not keys.cluster_layout() else None
     if known is not None and known[0] > time.monotonic():
-        _, nest_id, raw = known
-        meta = decode_metadata(raw)
-        g.setdefault(EXPECTED, {})[nest_id] = meta_fingerprint(raw)
+        _, nest_id, raw, fingerprint = known
+        meta = decode_metadata(raw)  # a fresh dict per request: nothing shares it
+        g.setdefault(EXPECTED, {})[nest_id] = fingerprint
         if not exempt and not _known_nest(user, nest_id, meta):
             g.setdefault(DEFERRED, []).extend(
                 ratelimit.spec(conf(), bucket, subject, cost=0)
@@ -193,7 +193,8 @@ def resolve_nest(code: Any, *, for_write: bool = False) -> tuple[str, dict[str, 
     if raw is not None:
         if len(resolved) >= RESOLVED_MAX:
             resolved.clear()
-        resolved[text.lower()] = (time.monotonic() + RESOLVED_SECONDS, nest_id, raw)
+        resolved[text.lower()] = (time.monotonic() + RESOLVED_SECONDS, nest_id, raw,
+                                  meta_fingerprint(raw))
     if not exempt and not _known_nest(user, nest_id, meta):
         ratelimit.hit_many(redis(), conf(), _guess_subjects(user), cost=0)
         _remember_nest(nest_id)
