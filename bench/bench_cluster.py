@@ -232,12 +232,16 @@ def bench_queue(tmp: str, shards: int, clients: int, seconds: float, nests: int,
         for proc in procs:
             proc.join(30)
         cpu = cpu_shares(before, after, wall)
+        adds = sum(f["add_songs"] for f in found)
+        engines = sum(v for k, v in cpu.items() if k.startswith("node"))
         return {"shards": shards, "clients": clients, "nests": nests * clients,
                 "seconds": seconds, "shard_cpu": shard_cpu,
-                "add_song_per_s": round(sum(f["add_songs"] for f in found) / seconds),
+                "add_song_per_s": round(adds / seconds),
+                # Engine CPU per add-song (all engines' CPU over the window / adds).
+                "engine_us_per_add": round(engines * wall / max(adds, 1) * 1e6, 1),
                 "errors": sum(f["errors"] for f in found),
                 "cpu_per_process": cpu,
-                "engines_cpu": round(sum(v for k, v in cpu.items() if k.startswith("node")), 2),
+                "engines_cpu": round(engines, 2),
                 "clients_cpu": round(sum(v for k, v in cpu.items() if k.startswith("client")),
                                      2),
                 "throttled_periods": {
