@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import secrets
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -59,13 +60,19 @@ class JsonFormatter(logging.Formatter):
             entry["request_id"] = request_id
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value if isinstance(value, (str, int, float, bool, type(None))) \
-                    else repr(value)
+                entry[key] = value if _plain(value) else repr(value)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
             entry["exc"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
+
+
+def _plain(value: Any) -> bool:
+    """A scalar, or a list of scalars (the runner's LAN links): written as JSON, not repr."""
+    scalar = (str, int, float, bool, type(None))
+    return isinstance(value, scalar) or (
+        isinstance(value, (list, tuple)) and all(isinstance(v, scalar) for v in value))
 
 
 def is_json(conf: Any) -> bool:
@@ -83,6 +90,21 @@ def configure(conf: Any) -> None:
             handler.addFilter(RequestIdFilter())
         if is_json(conf):
             handler.setFormatter(JsonFormatter())
+
+
+def say(conf: Any, logger: logging.Logger, message: str, *, level: int = logging.INFO,
+        **fields: Any) -> None:
+    """A line for whoever watches the process (the runner's start and stop notices): the plain
+    message in text mode, one JSON object (as every other line) with LOG_FORMAT json.
+
+    Warnings and errors go to stderr, the rest to stdout, in either format.
+    """
+    stream = sys.stderr if level >= logging.WARNING else sys.stdout
+    if is_json(conf):
+        record = logger.makeRecord(logger.name, level, "(say)", 0, message, None, None,
+                                   extra=fields)
+        message = JsonFormatter().format(record)
+    print(message, file=stream, flush=True)
 
 
 def new_request_id(presented: str | None) -> str:

@@ -4,9 +4,16 @@ Nests fall into ``keys.PLAYER_BUCKETS`` buckets by hash slot (``nests.player_buc
 bucket lists its nests (a set kept by create/delete). A worker:
 - announces itself every pass (``PLAYER_WORKERS``: worker id → deadline; a worker silent for
   a lease TTL drops out of the count),
-- aims at ceil(buckets / live workers) buckets, taking free ones by SET NX PX with its token,
-  renewing its own by compare-and-PEXPIRE, and giving back any beyond its aim,
+- aims at ceil(buckets / live workers) buckets, taking free ones with its token (PX lease),
+  renewing its own by compare-and-PEXPIRE, and offering any beyond its aim,
 - plays only the nests of the buckets it holds: a pass reads its share and nothing else.
+
+Handing over is make-before-break: a bucket beyond the aim is *offered* (its lease value gets
+an ``|offered`` mark), not dropped. The offering worker keeps renewing and playing it until a
+worker short of its aim takes it over (overwriting the value); its next renew then fails and it
+lets go. So when a worker joins, no bucket is ever held by nobody — before this, the released
+half of the nests had no player until the newcomer's next pass, or for a whole lease if the
+newcomer stalled after announcing itself: a party's next song did not start.
 
 A killed worker stops renewing; its leases lapse within ``lease_ms`` and the others, now
 counting one worker fewer, take its buckets on their next pass. Two workers can still overlap
@@ -25,18 +32,45 @@ import redis
 
 from echonest import keys, per_nest
 
-# KEYS[1] lease; ARGV[1] token, ARGV[2] ttl ms. 1 = still ours (renewed), 0 = lost.
+OFFERED = "|offered"  # appended to the holder's token while it offers the bucket
+
+# KEYS[1] lease; ARGV[1] token, ARGV[2] ttl ms. 1 = still ours (renewed; offered or not),
+# 0 = lost (lapsed, or another worker took our offer).
 RENEW_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local value = redis.call('GET', KEYS[1])
+if value == ARGV[1] or value == ARGV[1] .. '""" + OFFERED + """' then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
 return 0
 """
 
-# KEYS[1] lease; ARGV[1] token.
+# KEYS[1] lease; ARGV[1] token, ARGV[2] ttl ms. Take it when free or offered (by anyone, us
+# included: a worker short of its aim takes its own offer back first). 1 = taken.
+TAKE_LUA = """
+local value = redis.call('GET', KEYS[1])
+if value and string.sub(value, -""" + str(len(OFFERED)) + """) ~= '""" + OFFERED + """' then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+# KEYS[1] lease; ARGV[1] token. Mark our own bucket offered (TTL kept); 1 = done, 0 = not ours.
+OFFER_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1] .. '""" + OFFERED + """', 'KEEPTTL')
+  return 1
+end
+return 0
+"""
+
+# KEYS[1] lease; ARGV[1] token (offered or not).
 RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+local value = redis.call('GET', KEYS[1])
+if value == ARGV[1] or value == ARGV[1] .. '""" + OFFERED + """' then
+  return redis.call('DEL', KEYS[1])
+end
 return 0
 """
 
@@ -51,7 +85,8 @@ class Shares:
         self.worker_id = worker_id or secrets.token_hex(8)
         self.token = f"{self.worker_id}:{secrets.token_hex(8)}"
         self.buckets = int(buckets or keys.PLAYER_BUCKETS)
-        self.held: set[int] = set()
+        self.held: set[int] = set()     # every bucket this worker plays, offered ones too
+        self.offered: set[int] = set()  # held, but waiting for a worker short of its aim
         # Where this worker starts looking for free buckets: spreads first picks apart.
         self._offset = int(self.worker_id[:6], 16) % self.buckets if _is_hex(
             self.worker_id[:6]) else 0
@@ -70,22 +105,38 @@ class Shares:
             renewed = per_nest.run(client, RENEW_LUA, [
                 ([keys.player_bucket_lease(b)], [self.token, self.lease_ms]) for b in held])
             self.held = {b for b, ok in zip(held, renewed, strict=True) if ok}
-        if len(self.held) > aim:
-            self._release(sorted(self.held)[aim:])
-        elif len(self.held) < aim:
-            self._take(aim - len(self.held))
+            self.offered &= self.held  # an offer someone took is gone from both
+        kept = self.held - self.offered
+        if len(kept) > aim:
+            self._offer(sorted(kept)[aim:])
+        elif len(kept) < aim:
+            self._take(aim - len(kept))
         return set(self.held)
 
     def _take(self, wanted: int) -> None:
+        """Own offers back first (no hand-over needed), then free or offered buckets."""
         order = [(self._offset + i) % self.buckets for i in range(self.buckets)]
-        free = [b for b in order if b not in self.held]
-        pipe = self.client.pipeline(transaction=False)
-        for bucket in free:
-            pipe.set(keys.player_bucket_lease(bucket), self.token, nx=True, px=self.lease_ms)
-        won = [b for b, ok in zip(free, pipe.execute(), strict=True) if ok]
-        self.held.update(won[:wanted])
-        if len(won) > wanted:
-            self._release(won[wanted:])
+        candidates = sorted(self.offered) + [b for b in order if b not in self.held]
+        won = [b for b, ok in zip(candidates, per_nest.run(self.client, TAKE_LUA, [
+            ([keys.player_bucket_lease(b)], [self.token, self.lease_ms]) for b in candidates]),
+            strict=True) if ok]
+        kept, extra = won[:wanted], won[wanted:]
+        self.held.update(kept)
+        self.offered.difference_update(kept)
+        self._offer([b for b in extra if b in self.offered])  # ours still: offer them again
+        self._release([b for b in extra if b not in self.held])  # were free: free them again
+
+    def _offer(self, buckets: list[int]) -> None:
+        if not buckets:
+            return
+        marked = per_nest.run(self.client, OFFER_LUA,
+                              [([keys.player_bucket_lease(b)], [self.token]) for b in buckets])
+        for bucket, ok in zip(buckets, marked, strict=True):
+            if ok:
+                self.offered.add(bucket)
+            else:  # not ours any more (lapsed and taken): stop playing it
+                self.held.discard(bucket)
+                self.offered.discard(bucket)
 
     def _release(self, buckets: list[int]) -> None:
         if not buckets:
@@ -93,6 +144,7 @@ class Shares:
         per_nest.run(self.client, RELEASE_LUA,
                      [([keys.player_bucket_lease(b)], [self.token]) for b in buckets])
         self.held.difference_update(buckets)
+        self.offered.difference_update(buckets)
 
     def release_all(self) -> None:
         """On a clean stop: hand every bucket over now instead of after the TTL."""

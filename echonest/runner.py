@@ -27,9 +27,10 @@ from typing import Any
 import redis
 import requests
 
+from echonest import logs
 from echonest.engine import EngineError
 from echonest.parent_watch import die_with_parent
-from echonest.share_links import print_lan_banner
+from echonest.share_links import lan_urls, print_lan_banner
 
 log = logging.getLogger("echonest.runner")
 
@@ -53,6 +54,10 @@ class Runner:
         if self.stop_requested is None:
             self.stop_requested = signal.Signals(signum).name
 
+    def say(self, message: str, *, level: int = logging.INFO, **fields: Any) -> None:
+        """Every line the runner itself prints: plain, or JSON with LOG_FORMAT json."""
+        logs.say(self.conf, log, message, level=level, **fields)
+
     # --- start ---------------------------------------------------------------------------
     def start(self) -> None:
         data_dir = data_path(self.conf)
@@ -68,7 +73,8 @@ class Runner:
             if self.stop_requested:
                 return
             self.redis_url = self.engine.url
-            print(f"embedded Valkey on {self.engine.address} (data in {data_dir})", flush=True)
+            self.say(f"embedded Valkey on {self.engine.address} (data in {data_dir})",
+                     engine=self.engine.address, data_dir=str(data_dir))
         self._ensure_main()
         # Made once here: web processes starting together would race to create it.
         from app import secret_key
@@ -175,8 +181,10 @@ def local_host(host: str) -> str:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s runner %(levelname)s %(message)s")
     from config import CONF
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s runner %(levelname)s %(message)s")
+    logs.configure(CONF)  # LOG_FORMAT json: the runner's own log lines are JSON too
 
     runner = Runner(CONF)
     signal.signal(signal.SIGTERM, runner.request_stop)
@@ -205,29 +213,42 @@ def supervise(runner: Runner) -> int:
             if runner.stop_requested:
                 return _stopping(runner)
             dead = runner.dead_child()
-            print(f"EchoNest did not start ({dead[0]} exited with {dead[1]})" if dead
-                  else "EchoNest did not answer /health in time", file=sys.stderr, flush=True)
+            runner.say(f"EchoNest did not start ({dead[0]} exited with {dead[1]})" if dead
+                       else "EchoNest did not answer /health in time", level=logging.ERROR)
             return 1
         url = f"http://{local_host(conf.HOST)}:{int(conf.PORT)}"
-        print(f"EchoNest is running: {url}  (Ctrl-C to stop)", flush=True)
+        runner.say(f"EchoNest is running: {url}  (Ctrl-C to stop)", url=url)
         if conf.HOST in ("0.0.0.0", "::"):  # noqa: S104
-            print("listening on every interface: phones on your network can join", flush=True)
-            print_lan_banner(conf)
+            announce_lan(runner)
         while not runner.stop_requested:
             dead = runner.dead_child()
             if dead:
-                print(f"{dead[0]} exited with status {dead[1]}; stopping EchoNest",
-                      file=sys.stderr, flush=True)
+                runner.say(f"{dead[0]} exited with status {dead[1]}; stopping EchoNest",
+                           level=logging.ERROR, child=dead[0], status=dead[1])
                 return 1
             time.sleep(0.2)
         return _stopping(runner)
     except (OSError, EngineError, redis.RedisError) as exc:
-        print(f"could not start EchoNest: {exc}", file=sys.stderr, flush=True)
+        runner.say(f"could not start EchoNest: {exc}", level=logging.ERROR)
         return 1
 
 
+def announce_lan(runner: Runner) -> None:
+    """Where phones can join. Text mode: the links and a terminal QR code, for a person at the
+    terminal. JSON mode: one line with the links and no QR code (a log collector cannot scan
+    it, and its half-block rows would break one-object-per-line)."""
+    conf = runner.conf
+    if logs.is_json(conf):
+        urls = lan_urls(conf)
+        runner.say("listening on every interface: guests on this network can join at "
+                   + "  ".join(urls), lan_urls=urls)
+        return
+    runner.say("listening on every interface: phones on your network can join")
+    print_lan_banner(conf)
+
+
 def _stopping(runner: Runner) -> int:
-    print(f"stopping EchoNest ({runner.stop_requested})…", flush=True)
+    runner.say(f"stopping EchoNest ({runner.stop_requested})…", signal=runner.stop_requested)
     return 0
 
 

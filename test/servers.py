@@ -167,9 +167,10 @@ class WSClient:
     """A real WebSocket client. Frames read while waiting for another one stay pending, so
     the order an ack and an event arrive in never matters."""
 
-    def __init__(self, ws_url: str, path: str = "/socket", cookie: str | None = None):
+    def __init__(self, ws_url: str, path: str = "/socket", cookie: str | None = None,
+                 timeout: float = WAIT):
         headers = [f"Cookie: {cookie}"] if cookie else []
-        self.ws = websocket.create_connection(f"{ws_url}{path}", header=headers, timeout=WAIT)
+        self.ws = websocket.create_connection(f"{ws_url}{path}", header=headers, timeout=timeout)
         self.frames: list[dict] = []    # everything read so far
         self.pending: list[dict] = []   # read but not yet matched by wait_for
 
@@ -206,8 +207,8 @@ class WSClient:
         return self.wait_for(lambda f: f.get("event") in ("ack", "error") and f.get("ref") == ref,
                              timeout)
 
-    def initial_state(self) -> tuple[dict, dict]:
-        return self.event("queue_update"), self.event("now_playing")
+    def initial_state(self, timeout: float = WAIT) -> tuple[dict, dict]:
+        return self.event("queue_update", timeout), self.event("now_playing", timeout)
 
     def close_code(self, timeout: float = WAIT) -> int:
         """Read until the server's close frame; its status code."""
@@ -227,8 +228,14 @@ class WSClient:
 
     def drop(self) -> None:
         """Vanish without a close frame, like a phone losing its network."""
-        self.ws.sock.shutdown(socket.SHUT_RDWR)
-        self.ws.sock.close()
+        try:
+            self.ws.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            pass  # already gone (the server closed it, or a failed read closed it here)
+        try:
+            self.ws.sock.close()
+        except (OSError, AttributeError):
+            pass
 
 
 class SSEClient:

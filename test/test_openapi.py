@@ -59,3 +59,25 @@ def test_protected_json_operations_document_401():
         for method, op in item.items():
             if method in METHODS and op.get("security") != [] and path.startswith("/api/"):
                 assert "401" in op["responses"], (method, path)
+
+
+def test_every_operation_documents_the_answers_the_server_can_give_before_any_route():
+    # Header timeout (408) and an over-long request line (414) are written by the server for
+    # any path; storage busy or down (503) can answer any route that reads Redis. Each is one
+    # shared component, referenced — never a copy.
+    spec = load_spec()
+    shared = spec["components"]["responses"]
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method not in METHODS:
+                continue
+            answers = op["responses"]
+            assert answers.get("408") == {"$ref": "#/components/responses/RequestTimeout"}, \
+                (method, path)
+            assert answers.get("414") == {"$ref": "#/components/responses/UriTooLong"}, \
+                (method, path)
+            if path != "/health":  # its 503 is its own {"status": "degraded"}
+                assert answers.get("503", {}).get("$ref") in (
+                    "#/components/responses/Unavailable",
+                    "#/components/responses/CatalogUnavailable"), (method, path)
+    assert "Retry-After" in shared["Unavailable"]["headers"]

@@ -122,3 +122,55 @@ def test_killed_worker_no_song_skipped_or_played_twice(r, redis_url):
 @pytest.fixture(autouse=True)
 def _no_history_file(monkeypatch, tmp_path):
     monkeypatch.setitem(CONF._values, "DATA_DIR", str(tmp_path))
+
+
+def _playing(workers):
+    """Buckets some worker plays right now (held: renewed, offered or not)."""
+    return set().union(*(w.held for w in workers))
+
+
+def test_a_joining_worker_never_leaves_a_bucket_without_a_player(r):
+    # Hand-over is make-before-break: the worker giving buckets away keeps playing them until
+    # the newcomer has taken them, whatever the order of their passes, and even if the
+    # newcomer stalls right after announcing itself.
+    everything = set(range(keys.PLAYER_BUCKETS))
+    first = Shares(r, lease_ms=60_000, worker_id="000001")
+    now_ms = int(time.time() * 1000)
+    first.refresh(now_ms)
+    assert first.held == everything
+    joiner = Shares(r, lease_ms=60_000, worker_id="000002")
+    for step in (joiner, first, first, joiner, first, joiner, first):
+        step.refresh(now_ms)
+        assert _playing([first, joiner]) == everything, step.worker_id
+    assert first.held.isdisjoint(joiner.held)
+    aim = -(-keys.PLAYER_BUCKETS // 2)
+    assert len(first.held) == len(joiner.held) == aim
+
+    # A newcomer that announces itself and then stalls (never takes anything): the first
+    # worker, counting two workers, offers half — and goes on playing all of it.
+    lone = Shares(r, lease_ms=60_000, worker_id="000003")
+    stalled = Shares(r, lease_ms=60_000, worker_id="000004")
+    r.delete(*[keys.player_bucket_lease(b) for b in everything], keys.PLAYER_WORKERS)
+    lone.refresh(now_ms)
+    r.zadd(keys.PLAYER_WORKERS, {stalled.worker_id: now_ms + 60_000})  # announced, then silent
+    for _ in range(3):
+        lone.refresh(now_ms)
+        assert lone.held == everything
+    assert lone.offered  # half is on offer, still played
+    # Once the staller's heartbeat lapses, the offers are simply taken back.
+    r.zadd(keys.PLAYER_WORKERS, {stalled.worker_id: now_ms - 1})
+    lone.refresh(now_ms + 1)
+    assert lone.held == everything and not lone.offered
+
+
+def test_a_worker_stopping_with_buckets_on_offer_hands_them_all_over(r):
+    leaving = Shares(r, lease_ms=60_000, worker_id="000005")
+    staying = Shares(r, lease_ms=60_000, worker_id="000006")
+    now_ms = int(time.time() * 1000)
+    leaving.refresh(now_ms)
+    staying.refresh(now_ms)   # announces itself, takes nothing yet (all held)
+    leaving.refresh(now_ms)   # offers half, still plays everything
+    assert leaving.offered and leaving.held == set(range(keys.PLAYER_BUCKETS))
+    leaving.release_all()     # a clean stop: offered or not, every lease goes
+    staying.refresh(now_ms)
+    assert staying.held == set(range(keys.PLAYER_BUCKETS))

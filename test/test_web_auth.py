@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from urllib.parse import parse_qs, urlsplit
 
@@ -270,9 +271,27 @@ def test_dev_bypass_needs_debug_and_an_email(r):
 def test_logout_ends_the_session(r):
     client = make_app(r).test_client()
     guest_sign_in(client, "Leaver")
-    assert client.get("/logout").status_code == 302
+    assert client.post("/logout", json={}).status_code == 302
     assert session_user(client) is None
     assert client.get("/api/nests").status_code == 401
+
+
+def test_a_get_or_a_cross_site_form_cannot_sign_anyone_out(r):
+    # <img src=".../logout"> or an auto-submitted form on another site: the user stays in.
+    client = make_app(r).test_client()
+    guest_sign_in(client, "Stayer")
+    page = client.get("/logout")
+    assert page.status_code == 200 and session_user(client) is not None
+    html = page.get_data(as_text=True)
+    assert 'method="post"' in html and 'name="csrf_token"' in html
+    assert client.post("/logout", data={}).status_code == 403
+    assert client.post("/logout", data={"csrf_token": "forged"}).status_code == 403
+    assert session_user(client) is not None
+    assert client.get("/api/nests").status_code == 200
+    # The page's own form (its CSRF token) signs out.
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert session_user(client) is None
 
 
 # --- API token -----------------------------------------------------------------------------

@@ -157,9 +157,9 @@ def test_a_guest_signing_out_leaves_no_tokens_behind_but_a_google_user_keeps_the
     sign_in(guest, "guest:abc123", name="Gus", kind="guest")
     connect(guest)
     assert r.exists(keys.spotify_user_token("guest:abc123"))
-    guest.get("/logout")
+    guest.post("/logout", json={})
     assert not r.exists(keys.spotify_user_token("guest:abc123"))
-    connected.get("/logout")
+    connected.post("/logout", json={})
     assert r.keys(keys.spotify_user_token("*")) != []  # alice signs in again to the same Spotify
 
 

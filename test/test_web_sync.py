@@ -133,7 +133,7 @@ def test_the_tokens_page_creates_shows_once_and_revokes_with_plain_forms(alice):
 def test_a_guest_signing_out_takes_their_tokens_along(app, r):
     guest = user_client(app, "guest:abc123", name="Gus", kind="guest")
     made = new_token(guest)
-    guest.get("/logout")
+    guest.post("/logout", json={})
     assert user_tokens.lookup(r, made["token"]) is None
 
 

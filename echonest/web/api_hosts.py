@@ -80,47 +80,37 @@ def admin_members(code: str):
     return jsonify(members_view(_host_nest(code), for_host=True))
 
 
-def _moderate(code: str, act) -> Response:
+# One member's fate, each the same shape — the caller, the nest and the target's id in
+# ``{"user": id}`` — so one view serves them all: route name → ``echonest.moderation`` function.
+MEMBER_ACTIONS = {"ban": "ban", "unban": "unban", "promote": "promote", "demote": "demote",
+                  "handover": "hand_over"}
+
+
+def _act_on_member(code: str, act: Any, *fields: str) -> Response:
+    """``act(client, nest, caller, target, *body[fields])``; its result or ``{"ok": true}``."""
     nest = _nest(code)
     body = context.json_object()
-    result = act(context.redis(), nest, current_user(), body)
+    result = act(context.redis(), nest, current_user(), _target(body),
+                 *(body.get(name) for name in fields))
     return jsonify(result or {"ok": True})
+
+
+def _member_route(action: str) -> None:
+    def view(code: str) -> Response:
+        return _act_on_member(code, getattr(moderation, MEMBER_ACTIONS[action]))
+
+    view.__name__ = action
+    bp.add_url_rule(f"/api/nests/<code>/admin/{action}", endpoint=action, view_func=view,
+                    methods=["POST"])
+
+
+for _action in MEMBER_ACTIONS:
+    _member_route(_action)
 
 
 @bp.post("/api/nests/<code>/admin/kick")
 def kick(code: str):
-    return _moderate(code, lambda client, nest, user, body: moderation.kick(
-        client, nest, user, _target(body), body.get("minutes")))
-
-
-@bp.post("/api/nests/<code>/admin/ban")
-def ban(code: str):
-    return _moderate(code, lambda client, nest, user, body: moderation.ban(
-        client, nest, user, _target(body)))
-
-
-@bp.post("/api/nests/<code>/admin/unban")
-def unban(code: str):
-    return _moderate(code, lambda client, nest, user, body: moderation.unban(
-        client, nest, user, _target(body)))
-
-
-@bp.post("/api/nests/<code>/admin/promote")
-def promote(code: str):
-    return _moderate(code, lambda client, nest, user, body: moderation.promote(
-        client, nest, user, _target(body)))
-
-
-@bp.post("/api/nests/<code>/admin/demote")
-def demote(code: str):
-    return _moderate(code, lambda client, nest, user, body: moderation.demote(
-        client, nest, user, _target(body)))
-
-
-@bp.post("/api/nests/<code>/admin/handover")
-def handover(code: str):
-    return _moderate(code, lambda client, nest, user, body: moderation.hand_over(
-        client, nest, user, _target(body)))
+    return _act_on_member(code, moderation.kick, "minutes")
 
 
 # --- host link and invites -------------------------------------------------------------------

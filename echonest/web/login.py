@@ -183,8 +183,18 @@ def dev_login():
     return redirect(safe_next(request.args.get("next")))
 
 
-@bp.route("/logout", methods=["GET", "POST"])
+@bp.get("/logout")
+def logout_page():
+    """Only asks: a GET must not sign anyone out, or any page could do it with an <img> tag
+    (sign-out CSRF). The form POSTs with the session's CSRF token (docs/security.md)."""
+    user = current_user()
+    html = render_template("logout.html", name=user.name if user else "", csrf=csrf_token())
+    return html, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/logout")
 def logout():
+    """Signs out; the gate has already checked the CSRF token (form field, header or JSON)."""
     user = current_user()
     if user is not None and user.kind == "guest":
         # A guest's id dies with this session: nobody could ever reach their Spotify tokens again.

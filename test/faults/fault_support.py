@@ -71,6 +71,7 @@ class Run:
                     "SECRET_KEY": TEST_SECRET, "GUEST_LOGIN": "true", "PYTHONPATH": str(ROOT),
                     "ECHONEST_API_TOKEN": "", "ANDRE_API_TOKEN": "", MARK: self.mark,
                     **env}
+        self.env = full_env  # what a second worker of this same deployment is started with
         argv = ["make", "--no-print-directory", "run"] if make else \
             [sys.executable, "-m", "echonest.runner"]
         with self.log_path.open("w") as out:

@@ -5,15 +5,14 @@ writers. Each ends by comparing what listeners see with the truth; nothing is ti
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fault_support import MARK, Run, member_count, nest_state, track_uris
-from servers import ROOT, Guest, WSClient, eventually
+from fault_support import Run, member_count, nest_state, track_uris
+from servers import ROOT, WAIT, Guest, WSClient, eventually
 
 from echonest import keys
 
@@ -23,6 +22,12 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(400)]
 
 SOCKETS = 500
 GUESTS = 25  # guest sign-ins per IP are rate limited; sockets per guest make up the 500
+# How long one of the burst's sockets may wait for its handshake and first state. A browser
+# waits as long as it takes (static/js/socket.js sets no connect timeout), so the product's
+# promise is "every socket served", not "within 15 s": on a quiet box the whole burst is served
+# in ~1-2 s (~3 ms of web CPU per socket, measured), and with two CI runs on the same two
+# cores the 500th handshake can wait past the usual WAIT. Bounded: a stuck server still fails.
+BURST_PATIENCE = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -38,20 +43,22 @@ def guests(run):
     return [Guest(run.url, f"Guest {n}") for n in range(GUESTS)]
 
 
-def _connect(run: Run, guest: Guest, path: str = "/socket") -> WSClient:
-    ws = WSClient(run.ws_url, path, guest.cookie)
-    ws.initial_state()  # accepted *and* served: a socket that never gets state counts as lost
+def _connect(run: Run, guest: Guest, path: str = "/socket",
+             patience: float = WAIT) -> WSClient:
+    ws = WSClient(run.ws_url, path, guest.cookie, timeout=patience)
+    # Accepted *and* served: a socket that never gets state counts as lost.
+    ws.initial_state(timeout=patience)
     return ws
 
 
-def _connect_all(run: Run, owners: list[Guest],
-                 at_once: int = 100) -> tuple[list[WSClient], list[BaseException]]:
+def _connect_all(run: Run, owners: list[Guest], at_once: int = 100,
+                 patience: float = WAIT) -> tuple[list[WSClient], list[BaseException]]:
     """Sockets in ``owners`` order (None where a connect failed) and every failure."""
     errors: list[BaseException] = []
 
     def one(guest: Guest) -> WSClient | None:
         try:
-            return _connect(run, guest)
+            return _connect(run, guest, patience=patience)
         except Exception as exc:  # every failure is counted, none hidden
             errors.append(exc)
             return None
@@ -84,7 +91,7 @@ def test_500_abrupt_disconnects_bring_member_counts_back_to_the_truth(run, guest
 def test_a_burst_of_500_reconnects_serves_every_socket(run, guests):
     # A party's phones all reconnecting after a Wi-Fi blip.
     owners = [g for g in guests for _ in range(SOCKETS // GUESTS)]
-    sockets, errors = _connect_all(run, owners, at_once=SOCKETS)
+    sockets, errors = _connect_all(run, owners, at_once=SOCKETS, patience=BURST_PATIENCE)
     try:
         assert [repr(e) for e in errors] == [] and len(sockets) == SOCKETS
         assert eventually(lambda: member_count(guests[0]) == GUESTS, timeout=60)
@@ -92,9 +99,18 @@ def test_a_burst_of_500_reconnects_serves_every_socket(run, guests):
         uri = track_uris(1, skip=40)[0]
         assert guests[0].post_json("/api/nests/main/songs", {"track_uri": uri}).status_code == 200
 
+        def shows_the_song(frame: dict) -> bool:
+            # The player starts the song at once (nothing plays): a listener whose queue
+            # event is read after that start sees the song as now playing, not queued. The
+            # fan-out sends the state current when it reads, so either frame is the change.
+            data = frame.get("data") or {}
+            if frame.get("event") == "now_playing":
+                return data.get("uri") == uri
+            return frame.get("event") == "queue_update" and any(
+                item["uri"] == uri for item in data.get("queue", []))
+
         def saw(ws: WSClient) -> bool:
-            ws.wait_for(lambda f: f.get("event") == "queue_update" and any(
-                item["uri"] == uri for item in f["data"]["queue"]), timeout=60)
+            ws.wait_for(shows_the_song, timeout=60)
             return True
 
         with ThreadPoolExecutor(max_workers=100) as pool:
@@ -111,11 +127,26 @@ def test_two_workers_and_two_web_processes_lose_no_add_and_no_vote(run, guests):
     kwargs = client.connection_pool.connection_kwargs
     url = f"redis://:{kwargs['password']}@{kwargs['host']}:{kwargs['port']}/0"
     client.close()
-    second_worker = subprocess.Popen(
-        [sys.executable, "-m", "master_player"], cwd=ROOT, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, env={**os.environ, "REDIS_URL": url,
-                                         "PYTHONPATH": str(ROOT), "USE_BENDER": "false",
-                                         MARK: run.mark})
+    worker_log = run.log_path.with_name(f"worker2-{run.mark[:8]}.log")
+    with worker_log.open("w") as out:
+        second_worker = subprocess.Popen(
+            [sys.executable, "-m", "master_player"], cwd=ROOT, stdin=subprocess.DEVNULL,
+            stdout=out, stderr=subprocess.STDOUT,
+            env={**run.env, "REDIS_URL": url})  # the runner's settings: one deployment
+
+    def why() -> str:  # who holds the main nest's bucket, and what both workers said
+        from nests import MAIN_NEST_ID, player_bucket
+
+        spy = run.engine_client()
+        try:
+            lease = spy.get(keys.player_bucket_lease(player_bucket(MAIN_NEST_ID)))
+            workers = spy.zrange(keys.PLAYER_WORKERS, 0, -1, withscores=True)
+        finally:
+            spy.close()
+        return (f"main's bucket lease: {lease}; workers: {workers}\n"
+                f"second worker:\n{worker_log.read_text()[-4000:]}\n"
+                f"runner:\n{run.log()[-4000:]}")
+
     try:
         queue, playing = nest_state(people[0])
         uris = track_uris(6 * 6, skip=60)
@@ -123,7 +154,9 @@ def test_two_workers_and_two_web_processes_lose_no_add_and_no_vote(run, guests):
             warm = track_uris(1, skip=100)[0]
             assert people[0].post_json("/api/nests/main/songs",
                                        {"track_uri": warm}).status_code == 200
-            assert eventually(lambda: nest_state(people[0])[1] == warm, timeout=30)
+            # A song queued earlier (nothing played it yet) starts first: fair order.
+            first = next(iter(queue), warm)
+            assert eventually(lambda: nest_state(people[0])[1] == first, timeout=30), why()
         added: dict[str, tuple[int, str]] = {}
         lock = threading.Lock()
 
