@@ -7,8 +7,9 @@ makes sure only one of them touches a nest at a time, and ``run`` splits the nes
 workers by leased buckets (echonest/player_shares.py), so each pass reads only its share.
 Idle nests cost no extra round trips: the due check and the listener counts are each one pipelined batch for all nests.
 
-The lock is a short lease (LOCK_MS) that a keeper thread renews while the worker still works on
-the nest, so a worker that dies holding it freezes that nest for seconds, not minutes. A Redis
+The lock is a short lease that a keeper thread renews while the worker still works on the nest
+(echonest/player_lock.py); start-up chores and the library scanner thread are in
+echonest/player_startup.py. A Redis
 outage is one log line when it starts and one when a whole pass succeeds again, never a
 traceback per pass; and the worker stops when the runner that started it is gone.
 """
@@ -21,7 +22,6 @@ import secrets
 import signal
 import threading
 import time
-import weakref
 from datetime import datetime
 from typing import Any
 
@@ -31,134 +31,26 @@ import db as db_module
 from config import CONF
 from echonest import keys, logs, metrics
 from echonest.errors import NestGone
-from echonest.membership import QuietableScript, live_member_counts
+from echonest.membership import live_member_counts
 from echonest.nest_registry import as_utc, decode_metadata, utc_now
 from echonest.parent_watch import parent_gone
+from echonest.player_lock import (  # noqa: F401 (LOCK_MS, LeaseKeeper: tests read them here)
+    LOCK_MS,
+    LeaseKeeper,
+    acquire_lock,
+    lease_keeper,
+    lock_key,
+    release_lock,
+)
+from echonest.player_startup import start_library_scanner, start_up
 from nests import MAIN_NEST_ID, NestManager, should_delete_nest
 
 log = logging.getLogger("master_player")
-
-LOCK_MS = 5_000  # a lease: renewed every LOCK_MS/3 while held, so a dead worker's frees fast
-LOCK_MAX_HOLD_SECONDS = 120.0  # a nest's work wedged this long stops being renewed
 
 # Redis is unreachable (not a bug in a pass): reported once per outage by the run loop.
 # (A cluster mid-failover answers CLUSTERDOWN / MOVED storms: an outage too, not a bug.)
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterDownError,
               redis.exceptions.ClusterError)
-
-# Guarded so a worker that listed a nest just before it was deleted cannot recreate its keys.
-_ACQUIRE = QuietableScript("""
-local result = 0
-if redis.call('SET', KEYS[5], ARGV[4], 'NX', 'PX', tonumber(ARGV[5])) then result = 1 end
-quiet = true
-""")
-
-_RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-# Every lease this worker holds, renewed in one round trip; ARGV = tokens..., ttl_ms.
-_RENEW_LUA = """
-local renewed = 0
-for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[i] then
-    redis.call('PEXPIRE', key, ARGV[#ARGV])
-    renewed = renewed + 1
-  end
-end
-return renewed
-"""
-
-
-def lock_key(nest_id: str) -> str:
-    return keys.nest_key(nest_id, keys.MASTER_PLAYER_LOCK)
-
-
-def acquire_lock(client: redis.Redis, nest_id: str, token: str, ttl_ms: int = LOCK_MS) -> bool:
-    """Take the nest's player lock for ``token``; False when another worker holds it."""
-    _, got = _ACQUIRE(client, nest_id, keys_=[lock_key(nest_id)], args=[token, int(ttl_ms)])
-    return bool(got)
-
-
-def release_lock(client: redis.Redis, nest_id: str, token: str) -> bool:
-    """Release only our own lock: after a pause longer than the TTL it may be someone else's."""
-    return bool(client.eval(_RELEASE_LUA, 1, lock_key(nest_id), token))
-
-
-class LeaseKeeper:
-    """Renews the nest leases one worker holds, from a thread that lives while any is held.
-
-    The thread dies with the worker process, so a SIGKILLed worker's lease simply expires
-    within LOCK_MS; a worker whose nest pass is wedged past LOCK_MAX_HOLD_SECONDS lets go.
-    """
-
-    def __init__(self, client: redis.Redis, ttl_ms: int = LOCK_MS):
-        self.client, self.ttl_ms = client, int(ttl_ms)
-        self._held: dict[str, tuple[str, float]] = {}
-        self._mutex = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def hold(self, nest_id: str, token: str) -> None:
-        with self._mutex:
-            self._held[nest_id] = (token, time.monotonic())
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="lease-keeper",
-                                                daemon=True)
-                self._thread.start()
-
-    def drop(self, nest_id: str) -> None:
-        with self._mutex:
-            self._held.pop(nest_id, None)
-
-    def renew(self) -> int:
-        """One round trip renewing every lease still ours; how many were."""
-        now = time.monotonic()
-        with self._mutex:
-            for nest_id, (_, since) in list(self._held.items()):
-                if now - since > LOCK_MAX_HOLD_SECONDS:
-                    log.warning("nest %s held for over %.0f s; no longer renewing its lock",
-                                nest_id, LOCK_MAX_HOLD_SECONDS)
-                    del self._held[nest_id]
-            held = list(self._held.items())
-        if not held:
-            return 0
-        lock_keys = [lock_key(nest_id) for nest_id, _ in held]
-        tokens = [token for _, (token, _) in held]
-        if keys.cluster_layout():
-            # Each lock lives in its own nest's slot: one call per lock, one pipeline per shard.
-            from echonest import per_nest
-
-            return sum(int(n) for n in per_nest.run(self.client, _RENEW_LUA, [
-                ([key], [token, self.ttl_ms]) for key, token in zip(lock_keys, tokens,
-                                                                    strict=True)]))
-        return int(self.client.eval(_RENEW_LUA, len(lock_keys), *lock_keys, *tokens,
-                                    self.ttl_ms))
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self.ttl_ms / 3000)
-            with self._mutex:
-                if not self._held:
-                    self._thread = None
-                    return
-            try:
-                self.renew()
-            except redis.RedisError:
-                pass  # an outage: the run loop reports it; the lease may lapse meanwhile
-
-
-_keepers: weakref.WeakKeyDictionary[redis.Redis, LeaseKeeper] = weakref.WeakKeyDictionary()
-_keepers_mutex = threading.Lock()
-
-
-def lease_keeper(client: redis.Redis) -> LeaseKeeper:
-    with _keepers_mutex:
-        keeper = _keepers.get(client)
-        if keeper is None:
-            keeper = _keepers[client] = LeaseKeeper(client)
-        return keeper
-
 
 def _nest_ids(client: redis.Redis) -> list[str]:
     ids = client.hkeys(keys.NESTS_REGISTRY)
@@ -384,8 +276,8 @@ def run(stop_event: threading.Event | None = None,
     """
     stop = stop_event or threading.Event()
     client = redis_client or _default_client()
-    _start_up(client)
-    _start_library_scanner(client, stop)
+    start_up(client)
+    start_library_scanner(client, stop)
     from echonest.player_shares import Shares, heal_index
 
     shares = Shares(client, lease_ms=int(float(CONF.PLAYER_LEASE_SECONDS or 10) * 1000))
@@ -416,41 +308,6 @@ def run(stop_event: threading.Event | None = None,
         shares.release_all()
     except redis.RedisError:
         log.warning("could not hand the player buckets back; they lapse after the lease")
-
-
-def _start_up(client: redis.Redis) -> None:
-    try:
-        NestManager(client).ensure_main()
-    except Exception:
-        log.exception("could not ensure the main nest's registry entry")
-    try:
-        from echonest.player_shares import index_all
-
-        index_all(client, _nest_ids(client))
-    except Exception:
-        log.exception("could not list the nests in their player buckets")
-    try:
-        from echonest.history import load_history
-    except ImportError:
-        return
-    try:
-        load_history(client)
-    except Exception:
-        log.exception("could not load play history")
-
-
-def _start_library_scanner(client: redis.Redis, stop: threading.Event) -> None:
-    """Rescan the music folders in the background: a big first scan never delays the player.
-
-    Runs even with no folder configured, so songs of a folder since removed from MUSIC_DIR
-    leave the shared index (their audio_url turns null) instead of lingering.
-    """
-    try:
-        from echonest.catalog.library.scan import start_scan_loop
-
-        start_scan_loop(client, CONF, stop)
-    except Exception:
-        log.exception("could not start the music library scanner")
 
 
 def _default_client() -> redis.Redis:

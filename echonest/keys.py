@@ -255,6 +255,12 @@ def session_revoked(session_id: str) -> str:
 NESTS_CREATOR_IP = "NESTS|creator-ip"
 
 
+def nests_creator_ip() -> str:
+    """NESTS_CREATOR_IP by layout. In a cluster it is tagged with the registry's name, so it
+    shares the registry's slot: the create step checks every cap over both in one script."""
+    return _family(NESTS_REGISTRY, NESTS_CREATOR_IP)
+
+
 # Hosts and moderation (issue 9). Skip-by-vote state for the playing song: a hash (item → the
 # playing id the votes are for, needed → votes the last count asked for) and the voters' set.
 SKIP_VOTES = "MISC|skip-votes"
@@ -303,7 +309,7 @@ PLAYER_WORKERS = "NESTS|player-workers"  # zset worker id → heartbeat deadline
 
 # --- moving a deployment between layouts (migrate_cluster.py) ---------------------------------
 _FAMILY_TAGS = (("NESTS|api-token", "tokens"), ("NESTS|sync-link", "sync-link"),
-                ("LIBRARY|", "LIBRARY"))
+                ("LIBRARY|", "LIBRARY"), (NESTS_CREATOR_IP, NESTS_REGISTRY))
 _CLUSTER_ONLY_SUFFIXES = (NEST_ALIVE, NEST_VANITY)
 
 

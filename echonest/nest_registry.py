@@ -17,21 +17,21 @@ from echonest.membership import QuietableScript
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] registry, KEYS[2] code lookup, KEYS[3] lower-case lookup (a vanity code that would
-# shadow the code), KEYS[4] the code's deleting marker, KEYS[5] nest id → creator's address.
-# ARGV[1] nest id, ARGV[2] metadata JSON, ARGV[3] max active temporary nests, ARGV[4] main id,
-# ARGV[5] creator id, ARGV[6] max active per creator (0 = none), ARGV[7] creator's address
-# ('' = unknown), ARGV[8] max active per address (0 = none), ARGV[9] '1' = exempt from every
-# cap (the operator token: guests filling the slots must never lock the operator out).
-# Addresses of deleted nests are dropped here, lazily: the registry is the truth.
-CREATE_LUA = """
+# The caps on active nests, as one piece of two scripts below (single-server create, cluster
+# reservation). Needs locals ``registry`` (the registry hash) and ``by_ip`` (nest id → creator's
+# address); ARGV[3] max active temporary nests, ARGV[4] main id, ARGV[5] creator id, ARGV[6] max
+# active per creator (0 = none), ARGV[7] creator's address ('' = unknown), ARGV[8] max active
+# per address (0 = none), ARGV[9] '1' = exempt from every cap (the operator token: guests
+# filling the slots must never lock the operator out). Addresses of deleted nests are dropped
+# here, lazily: the registry is the truth.
+_CAPS = """
 if ARGV[9] ~= '1' then
-  local active = redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], ARGV[4])
+  local active = redis.call('HLEN', registry) - redis.call('HEXISTS', registry, ARGV[4])
   if active >= tonumber(ARGV[3]) then return 'LIMIT' end
   local per_user = tonumber(ARGV[6])
   if per_user > 0 then
     local mine = 0
-    for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
+    for _, raw in ipairs(redis.call('HVALS', registry)) do
       local ok, meta = pcall(cjson.decode, raw)
       if ok and type(meta) == 'table' and meta.created_by == ARGV[5]
          and meta.is_main ~= true then
@@ -43,10 +43,10 @@ if ARGV[9] ~= '1' then
   local per_ip = tonumber(ARGV[8])
   if per_ip > 0 and ARGV[7] ~= '' then
     local from_ip = 0
-    local pairs_ = redis.call('HGETALL', KEYS[5])
+    local pairs_ = redis.call('HGETALL', by_ip)
     for i = 1, #pairs_, 2 do
-      if redis.call('HEXISTS', KEYS[1], pairs_[i]) == 0 then
-        redis.call('HDEL', KEYS[5], pairs_[i])
+      if redis.call('HEXISTS', registry, pairs_[i]) == 0 then
+        redis.call('HDEL', by_ip, pairs_[i])
       elseif pairs_[i + 1] == ARGV[7] then
         from_ip = from_ip + 1
       end
@@ -54,6 +54,12 @@ if ARGV[9] ~= '1' then
     if from_ip >= per_ip then return 'IP_LIMIT' end
   end
 end
+"""
+
+# KEYS[1] registry, KEYS[2] code lookup, KEYS[3] lower-case lookup (a vanity code that would
+# shadow the code), KEYS[4] the code's deleting marker, KEYS[5] nest id → creator's address.
+# ARGV[1] nest id, ARGV[2] metadata JSON, ARGV[3..9] the caps' (above).
+CREATE_LUA = "local registry, by_ip = KEYS[1], KEYS[5]" + _CAPS + """
 if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1
    or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
   return 'TAKEN'
@@ -70,10 +76,10 @@ if not raw then return redis.error_reply('DOMAIN not_found 404 no such nest') en
 local meta = cjson.decode(raw)
 """
 
-# KEYS[5] new vanity lookup (lower case), KEYS[6] the same text as a code lookup (upper case).
+# UPDATE's head and tail, shared by both layouts; only the vanity code's bookkeeping differs.
 # ARGV[4] acting user, ARGV[5] JSON of plain fields to set, ARGV[6] keep|set|clear,
-# ARGV[7] new vanity code, ARGV[8] lookup key prefix ("NESTS|code:").
-UPDATE = QuietableScript("""
+# ARGV[7] new vanity code.
+_UPDATE_HEAD = """
 if nest_id == 'main' then
   return redis.error_reply('DOMAIN forbidden 403 the Home Nest cannot be changed')
 end
@@ -85,6 +91,18 @@ if meta['created_by'] ~= ARGV[4] then
   return redis.error_reply('DOMAIN forbidden 403 only the nest creator can change it')
 end
 local mode = ARGV[6]
+"""
+
+_UPDATE_TAIL = """
+for field, value in pairs(cjson.decode(ARGV[5])) do meta[field] = value end
+local result = cjson.encode(meta)
+redis.call('HSET', KEYS[1], nest_id, result)
+event_data = result
+"""
+
+# Single server. KEYS[5] new vanity lookup (lower case), KEYS[6] the same text as a code lookup
+# (upper case); ARGV[8] lookup key prefix ("NESTS|code:").
+UPDATE = QuietableScript(_UPDATE_HEAD + """
 if mode == 'set' then
   local owner = redis.call('GET', KEYS[5])
   if (owner and owner ~= nest_id) or redis.call('EXISTS', KEYS[6]) == 1 then
@@ -101,11 +119,7 @@ if mode == 'set' then
 elseif mode == 'clear' then
   meta['vanity_code'] = nil
 end
-for field, value in pairs(cjson.decode(ARGV[5])) do meta[field] = value end
-local result = cjson.encode(meta)
-redis.call('HSET', KEYS[1], nest_id, result)
-event_data = result
-""")
+""" + _UPDATE_TAIL)
 
 # ARGV[4] now (ISO). Nobody's screen changes when last_activity moves: no version bump.
 TOUCH = QuietableScript("""
@@ -158,26 +172,36 @@ end
 # nest's own slot (KEYS[1] is the nest's alive hash, see echonest.keys.nest_guard_key), and
 # nests.NestManager does the global lookups as separate calls around it.
 
+# The cluster create's first step, in the registry's slot: every cap and the registry entry in
+# one script, so concurrent creates cannot overshoot a cap. The entry is a reservation (its
+# metadata carries ``creating_until``, epoch ms) until the nest exists in its own slot.
+# KEYS[1] registry, KEYS[2] nest id → creator's address (tagged into the registry's slot);
+# ARGV as CREATE_LUA's, ARGV[2] the reservation's metadata.
+RESERVE_LUA = "local registry, by_ip = KEYS[1], KEYS[2]" + _CAPS + """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'TAKEN' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[7]) end
+return 'OK'
+"""
+
+# Undo a reservation whose create failed, only while it is still that reservation.
+# KEYS as RESERVE_LUA's; ARGV[1] nest id, ARGV[2] the reservation's metadata.
+RELEASE_RESERVATION_LUA = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
 # KEYS[1] alive hash, KEYS[2] deleting marker; ARGV[1] nest id, ARGV[2] metadata JSON.
 CREATE_ALIVE_LUA = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 """
 
-# UPDATE without the code lookups: nests.NestManager claims the new vanity code (SET NX) before
-# and releases the old one after. KEYS[5] the nest's vanity key; ARGV as UPDATE's.
-UPDATE_CLUSTER = QuietableScript("""
-if nest_id == 'main' then
-  return redis.error_reply('DOMAIN forbidden 403 the Home Nest cannot be changed')
-end
-""" + _LOAD_META + """
-if meta['is_main'] == true then
-  return redis.error_reply('DOMAIN forbidden 403 the Home Nest cannot be changed')
-end
-if meta['created_by'] ~= ARGV[4] then
-  return redis.error_reply('DOMAIN forbidden 403 only the nest creator can change it')
-end
-local mode = ARGV[6]
+# Cluster layout: UPDATE without the code lookups (nests.NestManager claims the new vanity code
+# with SET NX before and releases the old one after). KEYS[5] the nest's vanity key.
+UPDATE_CLUSTER = QuietableScript(_UPDATE_HEAD + """
 if mode == 'set' then
   redis.call('SET', KEYS[5], ARGV[7])
   meta['vanity_code'] = ARGV[7]
@@ -185,11 +209,7 @@ elseif mode == 'clear' then
   redis.call('DEL', KEYS[5])
   meta['vanity_code'] = nil
 end
-for field, value in pairs(cjson.decode(ARGV[5])) do meta[field] = value end
-local result = cjson.encode(meta)
-redis.call('HSET', KEYS[1], nest_id, result)
-event_data = result
-""")
+""" + _UPDATE_TAIL)
 
 # DELETE_START within the nest's slot: the idle re-check, then the marker and the end of the
 # alive hash (from here every guarded write is refused). Returns the metadata JSON (so the

@@ -4,6 +4,7 @@ the cluster parametrization only)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
 import threading
@@ -115,6 +116,84 @@ def test_a_delete_cut_short_after_its_first_step_is_finished_by_cleanup(r, mgr):
     assert not r.hexists(keys.NESTS_REGISTRY, code) and r.get(keys.nest_code(code)) is None
     assert not [k for k in _keys_in_slot(r, key_slot(code.encode()))
                 if k.startswith(keys.nest_prefix(code))]
+
+
+def _race_creates(attempts, conf):
+    """Every (creator, address) creates at the same moment, each on its own connection;
+    returns the codes made."""
+    from echonest.store import connect
+
+    made, barrier = [], threading.Barrier(len(attempts))
+
+    def one(creator, ip):
+        manager = nests.NestManager(connect(CONF.REDIS_URL, cluster=True), conf=conf)
+        barrier.wait(10)
+        try:
+            made.append(manager.create_nest(creator, name="Race", ip=ip)["code"])
+        except nests.NestLimitReached:
+            pass
+
+    threads = [threading.Thread(target=one, args=pair) for pair in attempts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return made
+
+
+def test_nest_caps_hold_exactly_under_concurrent_creates(r):
+    conf = CONF.copy(NEST_MAX_ACTIVE=7, NEST_MAX_ACTIVE_PER_USER=2, NEST_MAX_ACTIVE_PER_IP=3)
+    # One person from many addresses: two nests, not three.
+    mine = _race_creates([("same@x.io", f"10.0.0.{n}") for n in range(12)], conf)
+    assert len(mine) == 2
+    # Many people from one address: three nests.
+    shared = _race_creates([(f"guest{n}@x.io", "10.9.9.9") for n in range(12)], conf)
+    assert len(shared) == 3
+    # Everyone at once for the last places: 7 in all.
+    rest = _race_creates([(f"late{n}@x.io", f"10.1.1.{n}") for n in range(12)], conf)
+    assert len(rest) == 2
+    registry = r.hgetall(keys.NESTS_REGISTRY)
+    assert sorted(registry) == sorted(mine + shared + rest)
+    assert not any("creating_until" in raw for raw in registry.values())
+    for code in mine + shared + rest:
+        assert nests.NestManager(r).resolve_code(code) == code
+
+
+def test_a_refused_create_gives_its_reserved_place_back(r, monkeypatch):
+    conf = CONF.copy(NEST_MAX_ACTIVE=50, NEST_MAX_ACTIVE_PER_USER=1)
+    manager = nests.NestManager(r, conf=conf)
+    first = manager.create_nest("host@x.io")["code"]
+    other = nests.NestManager(r, conf=conf)
+    blocked = "ZZ" + first[2:]
+    offered = itertools.chain([first], itertools.repeat(blocked))
+    monkeypatch.setattr(other, "generate_code", lambda: next(offered))
+    r.set(keys.nest_code(blocked), "someone-else")  # every code claim after the first fails
+    with pytest.raises(nests.EchoNestError):
+        other.create_nest("second@x.io", ip="10.0.0.1")
+    assert sorted(set(r.hkeys(keys.NESTS_REGISTRY)) - {"main"}) == [first]
+    assert r.hgetall(keys.nests_creator_ip()) == {}
+    # The place it held is free again: the same person can still create one.
+    assert nests.NestManager(r, conf=conf).create_nest("second@x.io", ip="10.0.0.1")
+
+
+def test_a_create_that_died_half_way_holds_its_place_only_until_overdue(r, mgr):
+    from echonest.nest_registry import RESERVE_LUA
+
+    def reserve(code, until_ms):
+        held = json.dumps({"id": code, "code": code, "created_by": "gone@x.io",
+                           "is_main": False, "creating_until": until_ms})
+        return r.eval(RESERVE_LUA, 2, keys.NESTS_REGISTRY, keys.nests_creator_ip(), code,
+                      held, 50, "main", "gone@x.io", 0, "10.0.0.7", 0, "0")
+
+    now_ms = int(time.time() * 1000)
+    assert reserve("FRESH", now_ms + 60_000) == "OK"
+    assert reserve("STALE", now_ms - 1) == "OK"
+    assert [n for n, _ in mgr.list_nests() if n in ("FRESH", "STALE")] == []
+    with pytest.raises(nests.NotFound):
+        mgr.delete_nest("FRESH")
+    assert mgr.finish_deletes() == ["STALE"]
+    assert r.hexists(keys.NESTS_REGISTRY, "FRESH") and not r.hexists(keys.NESTS_REGISTRY,
+                                                                       "STALE")
 
 
 def test_vanity_codes_are_claimed_and_released_across_slots(r, mgr):
