@@ -25,7 +25,7 @@ import gevent
 from gevent import get_hub
 
 from echonest.web import ws_frames
-from echonest.web.fanout import CLOSE
+from echonest.web.outbox import CLOSE
 
 log = logging.getLogger(__name__)
 
