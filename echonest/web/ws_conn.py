@@ -14,6 +14,7 @@ Everything here runs in gevent's hub or in greenlets of one thread: callbacks ne
 
 from __future__ import annotations
 
+import _socket  # the C socket: gevent's patched one would add two idle watchers per socket
 import errno
 import logging
 import socket
@@ -65,7 +66,7 @@ class Connection:
                  "_checked", "__weakref__")
 
     def __init__(self, fd: int, session: Any, app: Any, release: Any = None):
-        self.sock = socket.socket(fileno=fd)
+        self.sock = _socket.socket(fileno=fd)
         self.sock.setblocking(False)
         self.session = session
         self.listener = session.listener
@@ -299,7 +300,7 @@ class Connection:
         gevent.spawn(self.session._heartbeat)
 
 
-def _drain(sock: socket.socket) -> None:
+def _drain(sock: _socket.socket) -> None:
     """Read what the peer sent and we never will (bounded), so closing sends FIN, not RST."""
     drained = 0
     try:
