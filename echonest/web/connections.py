@@ -15,8 +15,11 @@ of the process (slowloris) so that ``/health`` stops answering. Here:
   small writes, and without it the second waits ~40 ms for the client's delayed ACK;
 - 400/408/414/500 replies written by the server itself carry the JSON error shape and are
   logged at INFO (a client's garbage is not our error);
-- a connection that became a WebSocket is closed when its session ends, never read again as
-  HTTP (the client's close frame used to be parsed as a request line: "Expected GET method").
+- a connection that became a WebSocket is handed over (``detach``): the view writes the 101
+  answer, takes the descriptor and returns; the handler's greenlet ends and the socket lives on
+  gevent's loop (echonest.web.ws_conn), still counted against its peer's cap until it closes.
+  It is never read again as HTTP (the client's close frame used to be parsed as a request
+  line: "Expected GET method").
 
 Import after gevent's monkey-patching (echonest.web.server.main does).
 """
@@ -41,6 +44,7 @@ log = logging.getLogger("echonest.web.connections")
 LINGER_SECONDS = 1.0
 LINGER_BYTES = 1 << 20
 UPGRADED_ENVIRON_KEY = "echonest.websocket_upgraded"  # same string as stream.UPGRADED_ENVIRON_KEY
+DETACH_ENVIRON_KEY = "echonest.detach"  # same string as stream.DETACH_ENVIRON_KEY
 _CODES = {400: "invalid_request", 408: "request_timeout", 414: "invalid_request",
           429: "rate_limited", 500: "internal_error"}
 _MESSAGES = {
@@ -81,6 +85,21 @@ class EchoHandler(WSGIHandler):
     """One connection: bounded waits for requests, JSON errors, no HTTP after a WebSocket."""
 
     _requests_read = 0
+    detached = False
+
+    def get_environ(self):
+        environ = super().get_environ()
+        environ[DETACH_ENVIRON_KEY] = self.detach
+        return environ
+
+    def detach(self, response: bytes) -> tuple[int, Any]:
+        """Write ``response`` (the 101), then give the caller the descriptor and a callback to
+        release the peer's connection slot when the WebSocket ends. Nothing the client sent
+        may sit unread in our buffer: a client must wait for the 101 before it sends frames."""
+        self.socket.sendall(response)
+        fd = self.socket.detach()
+        self.detached = True
+        return fd, self.server.releaser(self.client_address)
 
     def _limits(self) -> tuple[float, float]:
         return self.server.header_timeout, self.server.idle_timeout
@@ -121,7 +140,10 @@ class EchoHandler(WSGIHandler):
         try:
             super().handle_one_response()
         finally:
-            if (getattr(self, "environ", None) or {}).get(UPGRADED_ENVIRON_KEY):
+            if self.detached:
+                self.close_connection = True
+                self.socket = None  # the WebSocket owns the descriptor now
+            elif (getattr(self, "environ", None) or {}).get(UPGRADED_ENVIRON_KEY):
                 # The socket spoke WebSocket; whatever the client sends now is not HTTP.
                 self.close_connection = True
                 linger_close(getattr(self, "socket", None))
@@ -180,12 +202,30 @@ class EchoServer(WSGIServer):
             self._refuse(sock, peer)
             return
         self.open_by_ip[peer] += 1
+        handler = None
         try:
-            super().handle(sock, address)
+            handler = self.handler_class(sock, address, self)
+            handler.handle()
         finally:
-            self.open_by_ip[peer] -= 1
-            if self.open_by_ip[peer] <= 0:
-                del self.open_by_ip[peer]
+            if handler is None or not handler.detached:
+                self._release(peer)
+
+    def _release(self, peer: str) -> None:
+        self.open_by_ip[peer] -= 1
+        if self.open_by_ip[peer] <= 0:
+            del self.open_by_ip[peer]
+
+    def releaser(self, address: Any):
+        """A once-only callback giving back a detached connection's slot."""
+        peer = address[0] if isinstance(address, tuple) and address else str(address)
+        done = []
+
+        def release() -> None:
+            if not done:
+                done.append(True)
+                self._release(peer)
+
+        return release
 
     def _refuse(self, sock, peer: str) -> None:
         log.info("refusing a connection from %s: %d already open", peer, self.max_per_ip)

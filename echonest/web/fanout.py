@@ -6,15 +6,14 @@ A nest's channel is subscribed when its first local listener arrives and release
 (encode/broadcaster style). Each envelope's heavy payload (queue body, now playing) is built once
 per process and serialized once per frame kind; every listener gets the same string object.
 
-Plain ``threading``/``queue`` primitives: the web server monkey-patches them into greenlets, so
-no OS thread is ever made per connection.
+Plain ``threading`` primitives: the web server monkey-patches them into greenlets, so no OS
+thread is ever made per connection. What is sent is built in echonest.web.frames.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -24,75 +23,24 @@ import redis
 
 from echonest import events, keys, metrics
 from echonest.web import memory
+from echonest.web.frames import (  # noqa: F401 - the names callers import from here
+    KINDS,
+    SSE,
+    SSE_LEGACY,
+    WS,
+    BodyCache,
+    FrameSet,
+    legacy_airhorn,
+    legacy_position,
+    legacy_queue,
+)
+from echonest.web.outbox import CLOSE, OUTBOX_SIZE, Listener  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
-WS = "ws"                    # full envelope as one JSON text frame
-SSE = "sse"                  # event:/id:/data: rendering of the same envelope
-SSE_LEGACY = "sse_legacy"    # main-nest /api/events: the old shapes (docs/api.md, "legacy stream")
-KINDS = (WS, SSE, SSE_LEGACY)
 
-CLOSE = object()             # outbox sentinel: the connection must end (nest deleted, overflow)
-OUTBOX_SIZE = 256            # frames a slow client may lag behind before it is cut off
 READ_TIMEOUT = 1.0           # pub/sub poll, so stop() and the Redis ping get a turn
 PUBSUB_PING_SECONDS = 30
-
-
-class Listener:
-    """One local connection's outbox. The fan-out only ever does non-blocking puts into it."""
-
-    def __init__(self, nest_id: str, kind: str, maxsize: int = OUTBOX_SIZE, user: str = ""):
-        if kind not in KINDS:
-            raise ValueError(f"unknown listener kind {kind!r}")
-        self.nest_id = nest_id
-        self.user = user  # whose connection: a host kicking them closes it
-        self.kind = kind
-        self.outbox: queue.Queue = queue.Queue(maxsize)
-        self.overflowed = False
-        self.ended = False
-        self.reason = ""
-        # Called after a frame (or CLOSE) lands in the outbox: a WebSocket starts its sender
-        # only then, so an idle listener holds no sending thread (and no stack) at all.
-        self.on_ready: Callable[[], None] | None = None
-
-    def deliver(self, frame: str) -> None:
-        if self.ended:
-            return
-        try:
-            self.outbox.put_nowait(frame)
-        except queue.Full:
-            # A client this far behind would render stale state anyway; cut it off so it
-            # reconnects and refetches, instead of buffering without bound.
-            self.overflowed = True
-            self.end("overflow")
-            return
-        if self.on_ready is not None:
-            self.on_ready()
-
-    def end(self, reason: str = "closed") -> None:
-        """Make the connection's sender finish after the frames already queued."""
-        if self.ended:
-            return
-        self.ended = True
-        self.reason = reason
-        if reason == "overflow":
-            # Nothing queued is worth sending to a client that will refetch anyway.
-            while not self.outbox.empty():
-                self.outbox.get_nowait()
-        try:
-            self.outbox.put_nowait(CLOSE)
-        except queue.Full:
-            self.outbox.get_nowait()
-            self.outbox.put_nowait(CLOSE)
-        if self.on_ready is not None:
-            self.on_ready()
-
-    def next_frame(self, timeout: float | None = None) -> Any:
-        """The next frame, CLOSE, or None when ``timeout`` passed with nothing to send."""
-        try:
-            return self.outbox.get(timeout=timeout)
-        except queue.Empty:
-            return None
 
 
 class NestReader:
@@ -114,58 +62,6 @@ class NestReader:
         return self._db(nest_id).names(user_ids)
 
 
-def legacy_queue(body: dict) -> list:
-    """The pre-nest queue shape: ordered items with Bender's preview as the last element.
-
-    A list has no room for the body's ``users`` map, so each item gains ``user_name`` instead.
-    """
-    users = body.get("users") or {}
-    items = list(body.get("queue") or [])
-    if body.get("preview"):
-        items.append(body["preview"])
-    return [{**item, "user_name": users[item["user"]]["name"]}
-            if isinstance(item, dict) and item.get("user") in users else item for item in items]
-
-
-def legacy_airhorn(data: Any) -> Any:
-    """Old clients take an airhorn's ``volume`` as a 0–1 gain; the page's events carry 0–100."""
-    volume = data.get("volume") if isinstance(data, dict) else None
-    if isinstance(volume, bool) or not isinstance(volume, (int, float)):
-        return data
-    return {**data, "volume": round(min(max(volume / 100, 0.0), 1.0), 3)}
-
-
-def legacy_position(data: dict, playing: dict) -> dict:
-    """Old clients drift-correct only on positions that say what is playing (``src``,
-    ``trackid``); the page matches positions by item ``id`` and keeps the lean shape."""
-    return {**data, "src": playing.get("src"), "trackid": playing.get("trackid"),
-            "uri": playing.get("uri")}
-
-
-class FrameSet:
-    """The frames of one envelope, each rendered at most once, on first demand."""
-
-    def __init__(self, env: dict, legacy_data: Any = None):
-        self.env = env
-        self._legacy_data = legacy_data
-        self._frames: dict[str, str] = {}
-
-    def frame(self, kind: str) -> str:
-        cached = self._frames.get(kind)
-        if cached is None:
-            if kind == WS:
-                cached = events.dumps(self.env)
-            elif kind == SSE:
-                cached = events.sse_frame(self.env)
-            else:
-                env = self.env
-                if self._legacy_data is not None:
-                    env = {**self.env, "data": self._legacy_data}
-                cached = events.sse_frame(env)
-            self._frames[kind] = cached
-        return cached
-
-
 class Fanout:
     """The process's single subscriber. ``add``/``remove`` listeners; ``stop`` ends it all."""
 
@@ -184,11 +80,8 @@ class Fanout:
             self._client = _pubsub_client(client)
             self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         self._listeners: dict[str, set[Listener]] = {}
-        # Per nest: the newest queue body read (its "version" says which state it shows) and
-        # the newest body version every local listener has been sent. A queue_update whose
-        # change that body already shows costs nothing: no read, no serialization, no frame.
-        self._bodies: dict[str, dict] = {}
-        self._sent: dict[str, int] = {}
+        # Per nest: the newest queue body read and the newest version everyone was sent.
+        self._cache = BodyCache(reader.queue_body, lambda nest_id: nest_id in self._listeners)
         # Serializes writes on the pub/sub connection (SUBSCRIBE/UNSUBSCRIBE/PING) against
         # each other; the reader thread is the only one that reads from it.
         self._lock = threading.Lock()
@@ -229,21 +122,11 @@ class Fanout:
         return sum(len(local) for local in list(self._listeners.values()))
 
     def _forget(self, nest_id: str) -> None:
-        self._bodies.pop(nest_id, None)
-        self._sent.pop(nest_id, None)
+        self._cache.forget(nest_id)
 
     def queue_body(self, nest_id: str, version: int) -> dict:
-        """The queue body showing at least ``version``: the one last read if it does, else a
-        fresh read (one read then serves every event up to the version it shows)."""
-        cached = self._bodies.get(nest_id)
-        if cached is not None and int(cached.get("version") or 0) >= version:
-            return cached
-        body = self._reader.queue_body(nest_id)
-        latest = self._bodies.get(nest_id)
-        if (nest_id in self._listeners and (latest is None or int(body.get("version") or 0)
-                                            >= int(latest.get("version") or 0))):
-            self._bodies[nest_id] = body
-        return body
+        """The queue body showing at least ``version`` (frames.BodyCache)."""
+        return self._cache.body(nest_id, version)
 
     def initial_frames(self, nest_id: str, kind: str) -> list[str]:
         """Current state (queue_update, now_playing) for a new connection, one frame each.
@@ -349,22 +232,21 @@ class Fanout:
             self._deliver({**env, "event": events.QUEUE_UPDATE, "data": {}}, local)
 
     def _deliver(self, env: dict, local: list) -> None:
-        if env["event"] == events.QUEUE_UPDATE and env["v"] <= self._sent.get(env["nest"], -1):
+        is_queue = env["event"] == events.QUEUE_UPDATE
+        if is_queue and self._cache.already_sent(env["nest"], env["v"]):
             return  # every local listener already holds a body showing this change
         frames = self._frames_for(env, {lst.kind for lst in local})
         if frames is None:
             return
         for listener in local:
-            listener.deliver(frames.frame(listener.kind))
+            listener.deliver(frames.frame(listener.kind), is_queue)
             if env["event"] == events.NEST_DELETED:
                 listener.end("nest_deleted")
             elif (env["event"] == events.MEMBER_KICKED and listener.user
                   and listener.user == (env.get("data") or {}).get("user")):
                 listener.end("kicked")
-        if env["event"] == events.QUEUE_UPDATE:
-            shown = int(frames.env["data"].get("version") or 0)
-            if env["nest"] in self._listeners:
-                self._sent[env["nest"]] = max(shown, self._sent.get(env["nest"], -1))
+        if is_queue:
+            self._cache.sent(env["nest"], int(frames.env["data"].get("version") or 0))
         elif env["event"] == events.NEST_DELETED:
             self._forget(env["nest"])
         metrics.fanned_out(len(local))

@@ -7,7 +7,6 @@ status (401 anonymous, 404 unknown nest), so a client never holds a socket it ca
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -17,9 +16,9 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from echonest import actions, events, keys
 from echonest.errors import EchoNestError, NestGone, StaleNest, Unauthorized
-from echonest.web import context
-from echonest.web.auth import sync_readable
-from echonest.web.fanout import CLOSE, SSE, SSE_LEGACY, WS, Fanout, Listener, NestReader
+from echonest.web import context, ws_frames
+from echonest.web.fanout import WS, Fanout, Listener, NestReader
+from echonest.web.ws_conn import CLOSE_CODES, Connection, wait_closed  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -29,20 +28,16 @@ EXTENSION = "echonest.stream"
 MAX_REF_LENGTH = 200
 # {"action": "time"} is answered by the socket session itself: {"t": server epoch ms}.
 TIME_ACTION = "time"
-# App-defined close codes (4000-4999) so a client can tell "go elsewhere" from "reconnect".
-CLOSE_CODES = {
-    "nest_deleted": (4404, "nest deleted"),
-    "nest_gone": (4404, "nest not found"),
-    "kicked": (4403, "removed from this nest by a host"),
-    "overflow": (1013, "client too slow; reconnect and refetch"),
-    "shutdown": (1001, "server going away"),
-    "closed": (1000, "bye"),
-}
+# App-defined close codes (4000-4999): echonest.web.ws_conn.CLOSE_CODES.
 _lock = threading.Lock()
 # Set in the WSGI environ once a request became a WebSocket: the server must then close the
 # TCP connection after the view returns instead of reading the next "request" from it
 # (echonest.web.connections checks the same string).
 UPGRADED_ENVIRON_KEY = "echonest.websocket_upgraded"
+# Set by echonest.web.connections' handler: detach(response) writes the 101 response and hands
+# the socket's descriptor (and a callback releasing the peer's connection slot) to the caller.
+DETACH_ENVIRON_KEY = "echonest.detach"
+SHUTDOWN_WAIT_SECONDS = 2.0
 
 
 @bp.record_once
@@ -82,6 +77,7 @@ def shutdown(app: Flask) -> None:
     fan = slot.get("fanout")
     if fan is not None:
         fan.stop()
+        wait_closed(SHUTDOWN_WAIT_SECONDS)  # close frames out, members left, before exit
 
 
 # --- shared checks ---------------------------------------------------------------------------
@@ -101,94 +97,10 @@ def _resolve(code: str) -> str:
 
 
 # --- WebSocket -------------------------------------------------------------------------------
-class _LockedSocket:
-    """The connection's socket with one lock over every write.
-
-    simple-websocket writes from two places (our senders, and its reader thread answering
-    pings); a large frame can block mid-``sendall`` under gevent, and another write landing in
-    that gap would corrupt the stream. ``send`` becomes ``sendall`` for the same reason.
-    """
-
-    def __init__(self, sock: Any):
-        self._sock = sock
-        self._write = threading.Lock()
-
-    def send(self, data: bytes) -> int:
-        with self._write:
-            self._sock.sendall(data)
-        return len(data)
-
-    def sendall(self, data: bytes) -> None:
-        with self._write:
-            self._sock.sendall(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
-@functools.cache
-def _server_class():
-    from simple_websocket import Server
-
-    class EchoSocket(Server):
-        def handshake(self) -> None:
-            self.sock = _LockedSocket(self.sock)
-            super().handshake()
-
-    return EchoSocket
-
-
-@functools.cache
-def _reader_thread_class() -> Any:
-    """Under gevent, simple-websocket's per-socket reader as a bare greenlet: a monkey-patched
-    ``threading.Thread`` parked for the socket's life costs ~5 KiB more (bench_ops memory)."""
-    try:
-        from gevent import monkey
-    except ImportError:
-        return None
-    if not monkey.is_module_patched("threading"):
-        return None
-    import gevent
-
-    class GreenReader:
-        def __init__(self, target: Any) -> None:
-            self._target, self._greenlet = target, None
-            self.name, self.daemon = "ws-reader", True
-
-        def start(self) -> None:
-            self._greenlet = gevent.spawn(self._target)
-
-        def join(self, timeout: float | None = None) -> None:
-            if self._greenlet is not None:
-                self._greenlet.join(timeout)
-
-        def is_alive(self) -> bool:
-            return self._greenlet is not None and not self._greenlet.dead
-
-    return GreenReader
-
-
-def accept(environ: dict) -> Any:
-    """Complete the upgrade (flask-sock's approach, minus its unlocked writes)."""
-    options = {"ping_interval": 25, "max_message_size": 64 * 1024}
-    if _reader_thread_class() is not None:
-        options["thread_class"] = _reader_thread_class()
-    options.update(current_app.config.get("SOCK_SERVER_OPTIONS", {}))
-    return _server_class()(environ, **options)
-
-
 class UpgradedResponse(Response):
-    """What the view returns once the socket is done: nothing more may be written on it."""
-
-    def __init__(self, ws: Any):
-        super().__init__()
-        self._mode = ws.mode
+    """What the view returns once the socket is handed over: nothing more is written."""
 
     def __call__(self, environ, start_response):
-        if self._mode == "werkzeug":
-            return super().__call__(environ, start_response)
-        if self._mode == "gunicorn":
-            raise StopIteration()
         return []
 
 
@@ -202,30 +114,56 @@ def socket_nest(code: str) -> Response:
     return _websocket(code)
 
 
+def _handshake_response() -> bytes:
+    """The 101 answer to a valid upgrade request; InvalidRequest (400) for anything else."""
+    from echonest.errors import InvalidRequest
+
+    headers = request.headers
+    key = headers.get("Sec-WebSocket-Key", "").strip()
+    if (headers.get("Sec-WebSocket-Version", "").strip() != "13"
+            or "upgrade" not in headers.get("Connection", "").lower()
+            or not ws_frames.valid_client_key(key)):
+        raise InvalidRequest("Not a valid WebSocket (version 13) upgrade request.")
+    return ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\n"
+            f"Sec-WebSocket-Accept: {ws_frames.accept_key(key)}\r\n\r\n").encode("ascii")
+
+
 def _websocket(code: str) -> Response:
+    from echonest.errors import Unavailable
+
     user = _require_user()
     nest_id = _resolve(code)
+    detach = request.environ.get(DETACH_ENVIRON_KEY)
+    if detach is None:
+        raise Unavailable("WebSockets need the EchoNest web server (python -m echonest.web.server).")
+    response = _handshake_response()
+    app = current_app._get_current_object()
+    ip = context.client_ip()
     session = SocketSession(
-        nest_id, user, lambda: context.action_context(nest_id, user), fanout(),
+        nest_id, user, lambda: _action_context(app, nest_id, user, ip), fanout(),
         context.nest_manager(), float(context.conf().MEMBER_HEARTBEAT_SECONDS or 30))
     # Join and read the first state *before* the upgrade: if storage cannot serve this client
     # (a reconnect burst, an outage) it gets a 503 JSON answer, never an accepted socket that
     # stays silent.
     session.prepare()
     try:
-        ws = accept(request.environ)
+        fd, release = detach(response)
     except BaseException:
         session.abandon()
         raise
     request.environ[UPGRADED_ENVIRON_KEY] = True
-    try:
-        session.run(ws)
-    except OSError as exc:
-        # A socket closed while a write was under way: the client is gone; nothing to fix.
-        log.info("WebSocket in nest %s ended: %s", nest_id, exc)
-    except Exception:
-        log.exception("WebSocket session for nest %s ended with an error", nest_id)
-    return UpgradedResponse(ws)
+    # From here the connection lives on the event loop; this greenlet (and the request's
+    # Flask context) ends now, so an idle socket keeps no stack (echonest.web.ws_conn).
+    Connection(fd, session, app, release).start(session.heartbeat_seconds)
+    return UpgradedResponse()
+
+
+def _action_context(app: Any, nest_id: str, user: Any, ip: str) -> Any:
+    """The socket's ActionContext, built on its first action, long after the upgrade request
+    ended: a request context carrying the client's address stands in for it."""
+    with app.test_request_context("/socket", environ_base={"REMOTE_ADDR": ip}):
+        return context.action_context(nest_id, user)
 
 
 class OutageLog:
@@ -275,12 +213,6 @@ class SocketSession:
         self.heartbeat_seconds = max(heartbeat_seconds, 0.5)
         self.listener = Listener(nest_id, WS, user=getattr(user, "id", "") or "")
         self._joined = False
-        # The sender runs only while the outbox holds frames (see _wake): idle sockets are the
-        # common case (10,000 listeners, a few events a minute), and a parked thread per socket
-        # costs ~13 KiB of stack.
-        self._send_lock = threading.Lock()
-        self._sender: threading.Thread | None = None
-        self._ws: Any = None
 
     def prepare(self) -> None:
         """Register, join and queue the first frames; raises (after undoing) if it cannot."""
@@ -289,8 +221,9 @@ class SocketSession:
             self.nests.join_nest(self.nest_id, self.user.id)
             self._joined = True
             _recount_skip_vote(self.nests, self.nest_id)
-            for frame in self.fan.initial_frames(self.nest_id, WS):
-                self.listener.deliver(frame)
+            queue_frame, playing_frame = self.fan.initial_frames(self.nest_id, WS)
+            self.listener.deliver(queue_frame, True)
+            self.listener.deliver(playing_frame)
         except NestGone:
             self.listener.end("nest_gone")
         except BaseException:
@@ -308,54 +241,6 @@ class SocketSession:
                 log.warning("leave_nest(%s, %s) failed: %s", self.nest_id, self.user.id, exc)
             _recount_skip_vote(self.nests, self.nest_id)
 
-    def run(self, ws: Any) -> None:
-        try:
-            self._ws = ws
-            self.listener.on_ready = self._wake
-            self._wake()  # the first frames were queued before the upgrade
-            self._receive_loop(ws)
-        finally:
-            # Every way out (client close, dropped TCP, error, nest deleted, server stopping)
-            # passes here, so the member count never keeps a ghost.
-            self.abandon()
-            sender = self._sender
-            if sender is not None and sender.ident is not None:  # started (see _wake)
-                sender.join(timeout=5)
-            _close(ws, "closed")
-
-    def _wake(self) -> None:
-        """Start a sender for what the outbox holds, unless one is already running."""
-        with self._send_lock:
-            if self._sender is not None or self._ws is None:
-                return
-            self._sender = threading.Thread(target=self._drain, daemon=True,
-                                            name=f"ws-send-{self.nest_id}")
-        self._sender.start()
-
-    def _receive_loop(self, ws: Any) -> None:
-        from simple_websocket import ConnectionClosed
-        from wsproto.utilities import LocalProtocolError
-
-        next_beat = time.monotonic() + self.heartbeat_seconds
-        while ws.connected and not self.listener.ended:
-            try:
-                raw = ws.receive(timeout=max(0.0, next_beat - time.monotonic()))
-            except ConnectionClosed:
-                return
-            except OSError:
-                return  # the socket went away under us (nest deleted, client vanished)
-            if raw is not None:
-                reply = self.answer(raw)
-                if self.listener.ended:
-                    return  # the sender is closing this socket (nest deleted, kicked, …)
-                try:
-                    ws.send(reply)
-                except (ConnectionClosed, OSError, LocalProtocolError):
-                    return  # closed under us between the check and the send
-            if time.monotonic() >= next_beat:
-                next_beat = time.monotonic() + self.heartbeat_seconds
-                self._heartbeat()
-
     def _heartbeat(self) -> None:
         try:
             self.nests.heartbeat(self.nest_id, self.user.id)
@@ -367,28 +252,6 @@ class SocketSession:
             HEARTBEATS.failed(exc)
         else:
             HEARTBEATS.ok()
-
-    def _drain(self) -> None:
-        """Send what the outbox holds, then end (the next frame starts a new sender)."""
-        from simple_websocket import ConnectionClosed
-        from wsproto.utilities import LocalProtocolError
-
-        ws = self._ws
-        while True:
-            with self._send_lock:
-                frame = self.listener.next_frame(timeout=0)
-                if frame is None:
-                    self._sender = None
-                    return
-            if frame is CLOSE:
-                break
-            try:
-                ws.send(frame)
-            except (ConnectionClosed, OSError, LocalProtocolError):
-                break
-        _close(ws, self.listener.reason or "closed")
-        with self._send_lock:
-            self._sender = None
 
     def _dispatch(self, action: Any, args: Any) -> dict:
         """One action on the nest as this socket last read it; its write checks that reading
@@ -465,59 +328,5 @@ def _check_ref(ref: Any) -> Any:
     raise InvalidRequest(f"'ref' must be a string of at most {MAX_REF_LENGTH} characters.")
 
 
-def _close(ws: Any, reason: str) -> None:
-    code, message = CLOSE_CODES.get(reason, CLOSE_CODES["closed"])
-    try:
-        if ws.connected:
-            ws.close(reason=code, message=message)
-    except Exception:  # noqa: S110 - already closed by the peer; nothing left to tell it
-        pass
-    # Wake a receive() that is waiting out its heartbeat timeout on a socket we just closed.
-    ws.event.set()
-
-
-# --- Server-Sent Events ----------------------------------------------------------------------
-@bp.route("/api/events")
-@sync_readable
-def events_main() -> Response:
-    user = _require_user()
-    return _event_stream("main", SSE_LEGACY, user.id)
-
-
-@bp.route("/api/nests/<code>/events")
-def events_nest(code: str) -> Response:
-    user = _require_user()
-    return _event_stream(_resolve(code), SSE, user.id)
-
-
-def _event_stream(nest_id: str, kind: str, user_id: str = "") -> Response:
-    from echonest.web.auth import token_checker
-
-    fan = fanout()
-    keepalive = max(float(context.conf().SSE_KEEPALIVE_SECONDS or 15), 0.1)
-    token_valid = token_checker()  # a revoked token's stream ends within one keepalive
-
-    def generate():
-        # Registered inside the generator: a client gone before the first byte leaks nothing.
-        listener = Listener(nest_id, kind, user=user_id)
-        fan.add(listener)
-        try:
-            for frame in fan.initial_frames(nest_id, kind):
-                listener.deliver(frame)
-            yield "retry: 2000\n\n"
-            next_check = time.monotonic() + keepalive
-            while True:
-                frame = listener.next_frame(timeout=keepalive)
-                if frame is CLOSE:
-                    return
-                if token_valid is not None and time.monotonic() >= next_check:
-                    next_check = time.monotonic() + keepalive
-                    if not token_valid():
-                        return
-                # A comment line keeps proxies from timing out and surfaces dead clients.
-                yield ": keepalive\n\n" if frame is None else frame
-        finally:
-            fan.remove(listener)
-
-    return Response(generate(), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+# The SSE routes live in echonest.web.sse, on this blueprint.
+from echonest.web import sse  # noqa: E402,F401 - registers /api[/nests/<code>]/events

@@ -1,0 +1,106 @@
+"""What the fan-out sends, built once per process: rendered frames and the per-version queue body.
+
+``FrameSet`` renders one envelope at most once per frame kind (WebSocket JSON, SSE, legacy
+SSE); every listener of that kind gets the same string object (and, for WebSockets, the same
+wire bytes: echonest.web.ws_frames.wire). ``BodyCache`` keeps each nest's newest queue body and
+the newest version every local listener was sent, so a queue_update whose change is already
+shown costs no read, no serialization and no frame (test/test_fanout_cost.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from echonest import events
+
+WS = "ws"                    # full envelope as one JSON text frame
+SSE = "sse"                  # event:/id:/data: rendering of the same envelope
+SSE_LEGACY = "sse_legacy"    # main-nest /api/events: the old shapes (docs/api.md, "legacy stream")
+KINDS = (WS, SSE, SSE_LEGACY)
+
+
+def legacy_queue(body: dict) -> list:
+    """The pre-nest queue shape: ordered items with Bender's preview as the last element.
+
+    A list has no room for the body's ``users`` map, so each item gains ``user_name`` instead.
+    """
+    users = body.get("users") or {}
+    items = list(body.get("queue") or [])
+    if body.get("preview"):
+        items.append(body["preview"])
+    return [{**item, "user_name": users[item["user"]]["name"]}
+            if isinstance(item, dict) and item.get("user") in users else item for item in items]
+
+
+def legacy_airhorn(data: Any) -> Any:
+    """Old clients take an airhorn's ``volume`` as a 0–1 gain; the page's events carry 0–100."""
+    volume = data.get("volume") if isinstance(data, dict) else None
+    if isinstance(volume, bool) or not isinstance(volume, (int, float)):
+        return data
+    return {**data, "volume": round(min(max(volume / 100, 0.0), 1.0), 3)}
+
+
+def legacy_position(data: dict, playing: dict) -> dict:
+    """Old clients drift-correct only on positions that say what is playing (``src``,
+    ``trackid``); the page matches positions by item ``id`` and keeps the lean shape."""
+    return {**data, "src": playing.get("src"), "trackid": playing.get("trackid"),
+            "uri": playing.get("uri")}
+
+
+class FrameSet:
+    """The frames of one envelope, each rendered at most once, on first demand."""
+
+    def __init__(self, env: dict, legacy_data: Any = None):
+        self.env = env
+        self._legacy_data = legacy_data
+        self._frames: dict[str, str] = {}
+
+    def frame(self, kind: str) -> str:
+        cached = self._frames.get(kind)
+        if cached is None:
+            if kind == WS:
+                cached = events.dumps(self.env)
+            elif kind == SSE:
+                cached = events.sse_frame(self.env)
+            else:
+                env = self.env
+                if self._legacy_data is not None:
+                    env = {**self.env, "data": self._legacy_data}
+                cached = events.sse_frame(env)
+            self._frames[kind] = cached
+        return cached
+
+
+class BodyCache:
+    """Per nest: the newest queue body read and the newest body version sent to everyone."""
+
+    def __init__(self, read: Callable[[str], dict], listened: Callable[[str], bool]):
+        self._read = read
+        self._listened = listened  # a nest without local listeners keeps nothing
+        self._bodies: dict[str, dict] = {}
+        self._sent: dict[str, int] = {}
+
+    def forget(self, nest_id: str) -> None:
+        self._bodies.pop(nest_id, None)
+        self._sent.pop(nest_id, None)
+
+    def body(self, nest_id: str, version: int) -> dict:
+        """The queue body showing at least ``version``: the one last read if it does, else a
+        fresh read (one read then serves every event up to the version it shows)."""
+        cached = self._bodies.get(nest_id)
+        if cached is not None and int(cached.get("version") or 0) >= version:
+            return cached
+        body = self._read(nest_id)
+        latest = self._bodies.get(nest_id)
+        if (self._listened(nest_id) and (latest is None or int(body.get("version") or 0)
+                                         >= int(latest.get("version") or 0))):
+            self._bodies[nest_id] = body
+        return body
+
+    def already_sent(self, nest_id: str, version: int) -> bool:
+        return version <= self._sent.get(nest_id, -1)
+
+    def sent(self, nest_id: str, shown: int) -> None:
+        if self._listened(nest_id):
+            self._sent[nest_id] = max(shown, self._sent.get(nest_id, -1))

@@ -1,0 +1,112 @@
+"""A connection's outbox: what the fan-out has for one WebSocket/SSE listener and not yet sent.
+
+The fan-out only ever does non-blocking puts; the connection takes frames when its socket can
+take them (echonest.web.ws_conn) or its SSE generator asks (echonest.web.sse).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from echonest.web.frames import KINDS
+
+CLOSE = object()             # outbox sentinel: the connection must end (nest deleted, overflow)
+OUTBOX_SIZE = 256            # frames a slow client may lag behind before it is cut off
+
+
+class Listener:
+    """One local connection's outbox. The fan-out only ever does non-blocking puts into it.
+
+    Queue updates coalesce: each carries the whole queue, so a newer one replaces one still
+    waiting (a slow phone gets the latest state, not a backlog of stale queues and then an
+    overflow close). Other events keep their order and count against ``maxsize``.
+    """
+
+    __slots__ = ("nest_id", "user", "kind", "maxsize", "overflowed", "ended", "reason",
+                 "on_ready", "_frames", "_queued", "_dead", "_cond")
+
+    def __init__(self, nest_id: str, kind: str, maxsize: int = OUTBOX_SIZE, user: str = ""):
+        if kind not in KINDS:
+            raise ValueError(f"unknown listener kind {kind!r}")
+        self.nest_id = nest_id
+        self.user = user  # whose connection: a host kicking them closes it
+        self.kind = kind
+        self.maxsize = maxsize
+        self.overflowed = False
+        self.ended = False
+        self.reason = ""
+        # Called after a frame (or CLOSE) lands in the outbox: a WebSocket writes it then, so
+        # an idle listener holds no sending greenlet (and no stack) at all.
+        self.on_ready: Callable[[], None] | None = None
+        self._frames: deque[list] = deque()  # cells [frame]; a replaced queue cell holds None
+        self._queued: list | None = None      # the cell of the queue update still waiting
+        self._dead = 0
+        self._cond = threading.Condition(threading.Lock())
+
+    def deliver(self, frame: Any, coalesce: bool = False) -> None:
+        """Queue ``frame``; ``coalesce`` marks a queue update that may replace a waiting one."""
+        if self.ended:
+            return
+        with self._cond:
+            waiting = self._queued
+            if coalesce and waiting is not None:
+                if self._frames and self._frames[-1] is waiting:
+                    waiting[0] = frame  # still last in line: replace in place
+                    return self._ready()
+                waiting[0] = None  # newer events follow it: drop it, queue the new one last
+                self._dead += 1
+            if len(self._frames) - self._dead >= self.maxsize:
+                overflow = True
+            else:
+                overflow = False
+                cell = [frame]
+                self._frames.append(cell)
+                if coalesce:
+                    self._queued = cell
+                self._cond.notify()
+        if overflow:
+            # A client this far behind would render stale state anyway; cut it off so it
+            # reconnects and refetches, instead of buffering without bound.
+            self.overflowed = True
+            self.end("overflow")
+            return
+        self._ready()
+
+    def _ready(self) -> None:
+        if self.on_ready is not None:
+            self.on_ready()
+
+    def end(self, reason: str = "closed") -> None:
+        """Make the connection's sender finish after the frames already queued."""
+        if self.ended:
+            return
+        self.ended = True
+        self.reason = reason
+        with self._cond:
+            if reason == "overflow":
+                # Nothing queued is worth sending to a client that will refetch anyway.
+                self._frames.clear()
+                self._queued, self._dead = None, 0
+            self._frames.append([CLOSE])
+            self._cond.notify_all()
+        self._ready()
+
+    def next_frame(self, timeout: float | None = None) -> Any:
+        """The next frame, CLOSE, or None when ``timeout`` passed with nothing to send."""
+        with self._cond:
+            while True:
+                while self._frames:
+                    cell = self._frames.popleft()
+                    if cell is self._queued:
+                        self._queued = None
+                    if cell[0] is None:
+                        self._dead -= 1
+                        continue
+                    return cell[0]
+                if timeout is not None and timeout <= 0:
+                    return None
+                if not self._cond.wait(timeout):
+                    timeout = 0
