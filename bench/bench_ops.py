@@ -63,6 +63,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--ops-web", type=int, nargs="+", default=[1],
+                        help="web processes behind the ops clients (round-robin), e.g. 1 2")
     parser.add_argument("--grow", type=int, default=320)
     parser.add_argument("--grow-seconds", type=float, default=20.0)
     parser.add_argument("--listeners", type=int, nargs="+", default=[100, 1000])

@@ -98,7 +98,7 @@ def _http_client(base, cookie, uris, target_id, seconds, out, start_at):
     adds = [http.build("/api/nests/main/songs", {"track_uri": uri}) for uri in uris]
     votes = [http.build("/api/nests/main/vote", {"id": target_id, "up": up})
              for up in (True, False)]
-    latencies, errors, ops = [], 0, 0
+    latencies, errors, ops, statuses = [], 0, 0, {}
     while time.time() < start_at:
         time.sleep(0.001)
     end = time.time() + seconds
@@ -112,10 +112,12 @@ def _http_client(base, cookie, uris, target_id, seconds, out, start_at):
         sent = time.perf_counter()
         status = http.post(raw)
         latencies.append(time.perf_counter() - sent)
-        errors += status != 200
+        if status != 200:
+            errors += 1
+            statuses[status] = statuses.get(status, 0) + 1
         ops += 1
     http.close()
-    out.put({"ops": ops, "latencies": latencies, "errors": errors})
+    out.put({"ops": ops, "latencies": latencies, "errors": errors, "statuses": statuses})
 
 
 def _worker(kind, jobs, seconds, out, finals, start_at, adds_only=False):
@@ -186,7 +188,12 @@ def run_clients(kind, base_urls, cookies, uris_each, target_id, seconds, client_
     ops = sum(r["ops"] for r in results)
     lat = [x for r in results for x in r["latencies"]]
     ran = min(seconds, max(r.get("ran", seconds) for r in results))
+    statuses: dict[str, int] = {}
+    for r in results:
+        for status, count in r.get("statuses", {}).items():
+            statuses[str(status)] = statuses.get(str(status), 0) + count
     return {"clients": n, "ops": ops, "errors": sum(r["errors"] for r in results),
+            **({"error_statuses": statuses} if statuses else {}),
             "acked_per_s": round(ops / ran, 1),
             "sustained_per_s": round(ops / (max(caught) - start_at), 1),
             "backlog_s": round(max(caught) - start_at - ran, 2),
@@ -251,28 +258,34 @@ def commands_per_add(url, client, uris, sizes):
 # --- scenarios -----------------------------------------------------------------------------
 def scenario_ops(engine_url, client, opts, tmp):
     rows = []
-    with web_servers(engine_url, 1, tmp) as (urls, _):
-        base = urls[0]
-        uris = track_uris(client)
-        cookies = [guest_cookie(base, f"Bench {i}") for i in range(max(opts.clients))]
-        owner = guest_cookie(base, "Owner")
-        target = requests.post(f"{base}/api/nests/main/songs", json={"track_uri": uris.pop()},
-                               headers={"Cookie": owner}, timeout=10).json()["id"]
-        rows.append({"scenario": "redis cost per action (1 WebSocket client)",
-                     **redis_cost(engine_url, base, cookies[0], target, uris)})
-        print(json.dumps(rows[-1]), flush=True)
-        for kind in ("ws", "http"):
-            for n in opts.clients:
-                pool = [uris[i::n][:40] for i in range(n)]
-                for used in pool:
-                    for uri in used:
-                        uris.remove(uri)
-                row = {"scenario": f"{kind} queue ops", **run_clients(
-                    kind, [base], cookies[:n], pool, target, opts.seconds, client)}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-                _trim_queue(client, keep=target)
-                uris = uris or track_uris(client)
+    for web_n in opts.ops_web:
+        with web_servers(engine_url, web_n, tmp) as (urls, _):
+            base = urls[0]
+            uris = track_uris(client)
+            cookies = [guest_cookie(base, f"Bench {i}") for i in range(max(opts.clients))]
+            owner = guest_cookie(base, "Owner")
+            target = requests.post(f"{base}/api/nests/main/songs",
+                                   json={"track_uri": uris.pop()},
+                                   headers={"Cookie": owner}, timeout=10).json()["id"]
+            if web_n == opts.ops_web[0]:
+                rows.append({"scenario": "redis cost per action (1 WebSocket client)",
+                             **redis_cost(engine_url, base, cookies[0], target, uris)})
+                print(json.dumps(rows[-1]), flush=True)
+            for kind in ("ws", "http"):
+                for n in opts.clients:
+                    pool = [uris[i::n][:40] for i in range(n)]
+                    for used in pool:
+                        for uri in used:
+                            uris.remove(uri)
+                    # Clients spread round-robin over the web processes (a load balancer).
+                    row = {"scenario": f"{kind} queue ops", "web_processes": web_n,
+                           **run_clients(kind, urls, cookies[:n], pool, target, opts.seconds,
+                                         client)}
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+                    _trim_queue(client, keep=target)
+                    uris = uris or track_uris(client)
+            _trim_queue(client, keep="")
     return rows
 
 
