@@ -1,7 +1,7 @@
 """Benchmark the web tier end to end on loopback (docs/performance.md, "Queue operations").
 
     .venv/bin/python bench/bench_ops.py                       # every scenario, ~3 minutes
-    .venv/bin/python bench/bench_ops.py --only ops --seconds 5 --clients 1 8 32
+    .venv/bin/python bench/bench_ops.py --only ops --seconds 5 --clients 1 8 32 [--ops-web 1 2]
     .venv/bin/python bench/bench_ops.py --only fanout --listeners 100 1000 --web 1 2
     .venv/bin/python bench/bench_ops.py --only memory --idle 10000
 
