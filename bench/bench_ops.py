@@ -22,10 +22,11 @@ limit and every process started here is stopped at the end. Scenarios:
           Redis round trips and commands per action from MONITOR over a quiet 1-client pass.
 - grow:   32 WebSocket clients add distinct songs until the queue holds --grow songs; acked
           and sustained adds/s, and Redis commands per add at 5 and at --grow songs.
-- fanout: --listeners idle sockets on --web processes; an actor votes 20 times; latency from
-          the vote's ack to each listener's frame; p50/p99/max and listeners served all 20.
+- fanout: --listeners idle raw sockets on --web processes; an actor votes 20 times; latency
+          from just before each vote's POST to the first byte of each listener's frame showing
+          that version; p50/p99/max and listeners served all 20.
 - memory: --idle raw sockets (handshake done, never read): RSS of the web process per idle
-          listener, and after they all closed; file descriptors.
+          listener, after they all closed and once RSS settles; file descriptors.
 - close:  time for a client's close handshake to complete (50 closes).
 - burst:  --burst sockets connect at once (a party's phones after a Wi-Fi blip): 101s, 5xx,
           time until every one holds the first state.
