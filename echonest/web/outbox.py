@@ -52,21 +52,26 @@ class Listener:
             return
         with self._cond:
             waiting = self._queued
+            replaced = overflow = False
             if coalesce and waiting is not None:
                 if self._frames and self._frames[-1] is waiting:
                     waiting[0] = frame  # still last in line: replace in place
-                    return self._ready()
-                waiting[0] = None  # newer events follow it: drop it, queue the new one last
-                self._dead += 1
-            if len(self._frames) - self._dead >= self.maxsize:
+                    replaced = True
+                else:
+                    waiting[0] = None  # newer events follow it: drop it, queue the new one last
+                    self._dead += 1
+            if replaced:
+                pass
+            elif len(self._frames) - self._dead >= self.maxsize:
                 overflow = True
             else:
-                overflow = False
                 cell = [frame]
                 self._frames.append(cell)
                 if coalesce:
                     self._queued = cell
                 self._cond.notify()
+        # Outside the lock: the WebSocket's writer takes the frame at once, from the same
+        # greenlet, and the lock is not re-entrant.
         if overflow:
             # A client this far behind would render stale state anyway; cut it off so it
             # reconnects and refetches, instead of buffering without bound.
@@ -95,18 +100,38 @@ class Listener:
         self._ready()
 
     def next_frame(self, timeout: float | None = None) -> Any:
-        """The next frame, CLOSE, or None when ``timeout`` passed with nothing to send."""
+        """The next frame, CLOSE, or None when ``timeout`` passed with nothing to send.
+
+        ``timeout=0`` is how a WebSocket's writer asks, from an event-loop callback where
+        waiting is impossible (gevent raises BlockingSwitchOutError): if someone else holds the
+        lock this returns None at once — whoever holds it is queueing a frame and wakes the
+        writer (``on_ready``) right after letting go.
+        """
+        if timeout is not None and timeout <= 0:
+            if not self._cond.acquire(blocking=False):
+                return None
+            try:
+                return self._pop()
+            finally:
+                self._cond.release()
         with self._cond:
             while True:
-                while self._frames:
-                    cell = self._frames.popleft()
-                    if cell is self._queued:
-                        self._queued = None
-                    if cell[0] is None:
-                        self._dead -= 1
-                        continue
-                    return cell[0]
+                frame = self._pop()
+                if frame is not None:
+                    return frame
                 if timeout is not None and timeout <= 0:
                     return None
                 if not self._cond.wait(timeout):
                     timeout = 0
+
+    def _pop(self) -> Any:
+        """The first live frame, or None; the caller holds the lock."""
+        while self._frames:
+            cell = self._frames.popleft()
+            if cell is self._queued:
+                self._queued = None
+            if cell[0] is None:
+                self._dead -= 1
+                continue
+            return cell[0]
+        return None
