@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -145,11 +144,58 @@ def cluster_settled(ports: list[int]) -> bool:
             and links == ["up"] * 3)
 
 
-@dataclass
 class ComposeCluster:
-    ports: list[int]
-    init_script: str
-    node_logs: list[Path]
+    """Six ``x-valkey`` nodes, each in its own directory (the container's /data volume)."""
+
+    def __init__(self, tmp: Path):
+        spec = compose()
+        self.node_script = local_binaries(shell_command(spec["x-valkey"]))
+        assert self.node_script.count("--port 6379") == 1
+        self.node_env = {**os.environ, "HOSTNAME": "127.0.0.1",  # what docker sets
+                         **{k: interpolate(str(v), DOT_ENV)
+                            for k, v in spec["x-valkey"]["environment"].items()}}
+        self.ports = cluster_ports(NODES)
+        self.init_script = local_hosts(
+            local_binaries(shell_command(spec["services"]["cluster-init"])), self.ports)
+        assert "valkey-" not in self.init_script.replace(cli_path(), "")
+        # cluster-init starts once every node passes its healthcheck; start() waits the same.
+        assert spec["services"]["cluster-init"]["depends_on"] == {
+            f"valkey-{n + 1}": {"condition": "service_healthy"} for n in range(NODES)}
+        kind, check = spec["x-valkey"]["healthcheck"]["test"]
+        assert kind == "CMD-SHELL" and check.count("-p 6379") == 1
+        self.health_script = local_binaries(interpolate(check, DOT_ENV))
+        self.dirs = [tmp / f"valkey-{n + 1}" for n in range(NODES)]
+        self.logs = [tmp / f"valkey-{n + 1}.log" for n in range(NODES)]
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        """Every node's container command (``docker compose up``); returns once all answer."""
+        for node_dir, log_path, port in zip(self.dirs, self.logs, self.ports, strict=True):
+            node_dir.mkdir(exist_ok=True)
+            with log_path.open("a") as log:
+                self.procs.append(subprocess.Popen(
+                    ["sh", "-c", self.node_script.replace("--port 6379", f"--port {port}")],
+                    cwd=node_dir, env=self.node_env, stdin=subprocess.DEVNULL, stdout=log,
+                    stderr=subprocess.STDOUT))
+        assert eventually(self._answering, timeout=TIMEOUT, interval=0.1), self.diagnostics()
+
+    def _answering(self) -> bool:
+        """Every node passes the file's healthcheck (run as docker does, in the node's env)."""
+        for proc in self.procs:
+            if proc.poll() is not None:
+                raise AssertionError(
+                    "a valkey node from x-valkey's command exited (a flag the shipped "
+                    f"valkey-server refuses?):\n{self.diagnostics()}")
+        return all(subprocess.run(
+            ["sh", "-c", self.health_script.replace("-p 6379", f"-p {port}")],
+            env=self.node_env, capture_output=True, timeout=5,
+            stdin=subprocess.DEVNULL).returncode == 0 for port in self.ports)
+
+    def stop(self) -> None:
+        """``docker compose stop``: SIGTERM to every node (exec made valkey the shell's pid)."""
+        for proc in self.procs:
+            stop_process(proc)
+        self.procs = []
 
     def run_init(self) -> subprocess.CompletedProcess:
         """The ``cluster-init`` service, as compose runs it once the nodes are up."""
@@ -160,53 +206,19 @@ class ComposeCluster:
 
     def diagnostics(self) -> str:
         return "\n".join(f"{log}: {log.read_text()[-600:] if log.exists() else ''}"
-                         for log in self.node_logs)
+                         for log in self.logs)
 
 
 @pytest.fixture(scope="module")
 def compose_cluster() -> Iterator[ComposeCluster]:
-    """Six ``x-valkey`` nodes, each in its own directory (the container's /data), not yet a
-    cluster: ``cluster-init`` is what the tests run."""
-    spec = compose()
-    node_script = local_binaries(shell_command(spec["x-valkey"]))
-    assert node_script.count("--port 6379") == 1
-    ports = cluster_ports(NODES)
-    init_script = local_hosts(local_binaries(shell_command(spec["services"]["cluster-init"])),
-                              ports)
-    assert "valkey-" not in init_script.replace(cli_path(), "")
-    procs: list[subprocess.Popen] = []
+    """The six nodes, started, not yet a cluster: ``cluster-init`` is what the tests run."""
     with tempfile.TemporaryDirectory(prefix="echonest-test-compose-") as tmp:
-        logs = [Path(tmp) / f"valkey-{n + 1}.log" for n in range(NODES)]
+        cluster = ComposeCluster(Path(tmp))
         try:
-            for n, port in enumerate(ports):
-                node_dir = Path(tmp) / f"valkey-{n + 1}"
-                node_dir.mkdir()
-                env = {**os.environ, "HOSTNAME": "127.0.0.1",
-                       **{k: interpolate(str(v), DOT_ENV)
-                          for k, v in spec["x-valkey"]["environment"].items()}}
-                with logs[n].open("w") as log:
-                    procs.append(subprocess.Popen(
-                        ["sh", "-c", node_script.replace("--port 6379", f"--port {port}")],
-                        cwd=node_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                        stderr=subprocess.STDOUT))
-            cluster = ComposeCluster(ports, init_script, logs)
-
-            def answering() -> bool:
-                for proc in procs:
-                    if proc.poll() is not None:
-                        raise AssertionError(
-                            "a valkey node from x-valkey's command exited (a flag the shipped "
-                            f"valkey-server refuses?):\n{cluster.diagnostics()}")
-                try:
-                    return all(node_client(port).ping() for port in ports)
-                except redis.RedisError:
-                    return False
-
-            assert eventually(answering, timeout=TIMEOUT), cluster.diagnostics()
+            cluster.start()
             yield cluster
         finally:
-            for proc in procs:
-                stop_process(proc)
+            cluster.stop()
 
 
 @pytest.fixture(scope="module")
@@ -303,6 +315,35 @@ def test_the_deployment_plays_a_song_a_guest_adds_in_the_cluster_layout(deployme
     assert playing.get("id") and playing.get("starttime"), playing
     # Every key of the nest carries its hash tag; none in the single-server layout.
     assert not list(client.scan_iter(match=f"NEST:{code}|*"))
+
+
+def test_after_a_restart_cluster_init_succeeds_again_and_the_data_is_still_there(initialised):
+    """``docker compose up`` after a reboot: every node restarts from its volume (nodes.conf,
+    append-only file) and cluster-init runs again at once. It must succeed without creating
+    anything, or the app services (which wait for it) never start."""
+    client = redis.RedisCluster(host="127.0.0.1", port=initialised.ports[0],
+                                password=DOT_ENV["VALKEY_PASSWORD"], decode_responses=True)
+    try:
+        before = cluster_view(initialised.ports)
+        for n in range(20):
+            client.set(f"compose-restart-{n}", n)
+    finally:
+        client.close()
+    initialised.stop()
+    initialised.start()
+    again = initialised.run_init()
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert "Performing" not in again.stdout
+    assert eventually(lambda: cluster_settled(initialised.ports), timeout=TIMEOUT)
+    after = cluster_view(initialised.ports)
+    assert {p: v["nodes"] for p, v in after.items()} == {p: v["nodes"] for p, v in before.items()}
+    client = redis.RedisCluster(host="127.0.0.1", port=initialised.ports[0],
+                                password=DOT_ENV["VALKEY_PASSWORD"], decode_responses=True)
+    try:
+        assert [client.get(f"compose-restart-{n}") for n in range(20)] == [
+            str(n) for n in range(20)]
+    finally:
+        client.close()
 
 
 # --- structure: what the files hand the app is something the app reads ----------------------
