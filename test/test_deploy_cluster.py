@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 import yaml
 from servers import (
     Guest,
@@ -294,6 +295,12 @@ def deployment(initialised) -> Iterator[tuple[str, redis.RedisCluster]]:
 
 def test_the_deployment_plays_a_song_a_guest_adds_in_the_cluster_layout(deployment):
     url, client = deployment
+    assert requests.get(f"{url}/health", timeout=5).status_code == 200
+    # Behind the file's nginx (TRUSTED_PROXY_HOPS: "1") the client is the address nginx
+    # appends: a desktop on the LAN may search without signing in, as it may without a proxy.
+    lan = requests.get(f"{url}/search/v2", params={"q": "love"}, timeout=10,
+                       headers={"X-Forwarded-For": "192.168.1.20"})
+    assert lan.status_code == 200, "TRUSTED_PROXY_HOPS from the compose file was not applied"
     guest = Guest(url, "Compose")
     code = guest.create_nest("Compose Nest")
     ws = WSClient(url.replace("http", "ws", 1), f"/socket/{code}", guest.cookie)
