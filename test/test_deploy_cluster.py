@@ -393,7 +393,8 @@ def test_nginx_forwards_websocket_upgrades_to_the_web_service():
     assert re.search(r"proxy_set_header Upgrade \$http_upgrade;", code)
     assert re.search(r"proxy_set_header Connection \$connection_upgrade;", code)
     assert re.search(r"proxy_http_version 1\.1;", code)  # 1.0 cannot upgrade
-    upstream = re.search(r"upstream (\w+) \{\s*server web:(\d+);", code)
+    upstream = re.search(r"upstream (\w+) \{\s*zone \w+ \w+;\s*server web:(\d+) resolve;", code)
+    assert re.search(r"resolver 127\.0\.0\.11\b", code)  # Docker's DNS re-read for `resolve`
     assert upstream and re.search(rf"proxy_pass http://{upstream.group(1)};", code)
     image_port = next(line.split()[1] for line in
                       (ROOT / "Dockerfile").read_text().splitlines()
