@@ -28,9 +28,10 @@ _LOST = object()  # inbox marker: a shard's subscription broke
 class _Shard:
     """One node's subscription connection and the channels it carries."""
 
-    def __init__(self, name: str, host: str, port: int, on_message, on_lost):
+    def __init__(self, name: str, host: str, port: int, on_message, on_lost,
+                 credentials: dict | None = None):
         self.name = name
-        client = redis.Redis(host=host, port=port, decode_responses=True,
+        client = redis.Redis(host=host, port=port, decode_responses=True, **(credentials or {}),
                              health_check_interval=0, socket_timeout=None,
                              socket_connect_timeout=1, single_connection_client=False)
         self.pubsub = client.pubsub()
@@ -121,7 +122,11 @@ class ShardedSubscriber:
         self._home.pop(channel, None)
         shard = self._shards.get(node.name)
         if shard is None or not shard.alive:
-            shard = _Shard(node.name, node.host, node.port, self._inbox.put, self._lost)
+            # The cluster's own credentials (a deployment's nodes need AUTH, docker-compose).
+            kwargs = node.redis_connection.connection_pool.connection_kwargs
+            credentials = {k: kwargs[k] for k in ("username", "password") if kwargs.get(k)}
+            shard = _Shard(node.name, node.host, node.port, self._inbox.put, self._lost,
+                           credentials)
             shard.pubsub.ssubscribe(channel)  # connects now: raises before we keep it
             self._shards[node.name] = shard
             shard.start()
