@@ -120,9 +120,13 @@ class EmbeddedEngine:
         """Start and wait for PING; ``cancelled()`` true (a Ctrl-C meanwhile) stops waiting."""
         self._prepare()
         try:
+            # Its own process group: a group SIGTERM/Ctrl-C (docker stop, systemd, a terminal)
+            # reaches our runner, which stops the web and player processes first and the
+            # engine last — the player hands its buckets back on the way out. Dying with its
+            # parent (PDEATHSIG) still covers a SIGKILLed runner.
             self.process = subprocess.Popen(
                 self._args(), stdin=subprocess.DEVNULL, pass_fds=(self._lock_fd,),
-                preexec_fn=die_with_parent(os.getpid(), umask=0o077))
+                process_group=0, preexec_fn=die_with_parent(os.getpid(), umask=0o077))
         except BaseException:
             self._release_lock()
             raise
