@@ -23,6 +23,7 @@ import redis
 log = logging.getLogger(__name__)
 
 _LOST = object()  # inbox marker: a shard's subscription broke
+SUBSCRIBE_WAIT = 2.0  # seconds a new subscription waits for its node to confirm it
 
 
 class _Shard:
@@ -37,6 +38,7 @@ class _Shard:
         self.pubsub = client.pubsub()
         self.channels: set[str] = set()
         self.dropping: set[str] = set()  # our own SUNSUBSCRIBEs not yet confirmed
+        self.confirming: dict[str, threading.Event] = {}  # SSUBSCRIBEs sent, not yet confirmed
         self.alive = True
         self._on_message, self._on_lost = on_message, on_lost
         self.thread: threading.Thread | None = None
@@ -59,6 +61,10 @@ class _Shard:
             kind = message.get("type")
             if kind == "smessage":
                 self._on_message(message["data"])
+            elif kind == "ssubscribe":
+                confirmed = self.confirming.pop(message.get("channel"), None)
+                if confirmed is not None:
+                    confirmed.set()
             elif kind == "sunsubscribe":
                 channel = message.get("channel")
                 if channel in self.dropping:
@@ -127,12 +133,21 @@ class ShardedSubscriber:
             credentials = {k: kwargs[k] for k in ("username", "password") if kwargs.get(k)}
             shard = _Shard(node.name, node.host, node.port, self._inbox.put, self._lost,
                            credentials)
+            confirmed = shard.confirming[channel] = threading.Event()
             shard.pubsub.ssubscribe(channel)  # connects now: raises before we keep it
             self._shards[node.name] = shard
             shard.start()
         else:
+            confirmed = shard.confirming[channel] = threading.Event()
             shard.pubsub.ssubscribe(channel)
         shard.channels.add(channel)
+        # Wait for the node to confirm: a publish it handles in the same event-loop pass as an
+        # unconfirmed SSUBSCRIBE may come first, and the listener joining right after would
+        # miss its own member_update (seen once in four cluster runs).
+        if not confirmed.wait(SUBSCRIBE_WAIT):
+            shard.confirming.pop(channel, None)
+            log.warning("no confirmation of the subscription to %s within %s s", channel,
+                        SUBSCRIBE_WAIT)
         self._home[channel] = node.name
 
     def _lost(self, shard: _Shard, why: str) -> None:
