@@ -23,6 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "test"), str(ROOT / "bench")]
 import psutil  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
+from servers import wait_healthy  # noqa: E402
 
 SECRET = "bench-secret-key-0123456789abcdef0123456789"
 BASE_PORT = 5140
@@ -52,17 +53,8 @@ def web_servers(redis_url: str, count: int, data_dir: str, **conf):
         urls.append(f"http://127.0.0.1:{port}")
     WATCH["web"] = [p.pid for p in procs]
     try:
-        for url in urls:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{url} did not start")
-                time.sleep(0.2)
+        for url, proc in zip(urls, procs, strict=True):
+            wait_healthy(url, proc, timeout=30)
         yield urls, procs
     finally:
         for proc in procs:
