@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 
 READ_TIMEOUT = 1.0           # pub/sub poll, so stop() and the Redis ping get a turn
+SUBSCRIBE_WAIT = 2.0         # seconds a new subscription waits for Redis to confirm it
 PUBSUB_PING_SECONDS = 30
 
 
@@ -75,10 +76,15 @@ class Fanout:
             # Cluster mode: SSUBSCRIBE, one connection per shard (echonest.web.shard_pubsub).
             from echonest.web.shard_pubsub import ShardedSubscriber
 
-            self._pubsub = ShardedSubscriber(client)
+            self._pubsub = ShardedSubscriber(client)  # its subscribe waits for confirmation
+            self._confirming: dict[str, threading.Event] | None = None
         else:
             self._client = _pubsub_client(client)
-            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            self._pubsub = self._client.pubsub()
+            # SUBSCRIBEs sent and not yet confirmed: a join published in the same event-loop
+            # pass as an unconfirmed SUBSCRIBE may be handled first, and the joiner would miss
+            # its own member_update (a browser test caught it once).
+            self._confirming = {}
         self._listeners: dict[str, set[Listener]] = {}
         # Per nest: the newest queue body read and the newest version everyone was sent.
         self._cache = BodyCache(reader.queue_body, lambda nest_id: nest_id in self._listeners)
@@ -92,11 +98,20 @@ class Fanout:
     def add(self, listener: Listener) -> None:
         self._ensure_started()
         channel = keys.pubsub_channel(listener.nest_id)
+        confirmed = None
         with self._lock:
             local = self._listeners.setdefault(listener.nest_id, set())
             local.add(listener)
             if len(local) == 1:
+                if self._confirming is not None:
+                    confirmed = self._confirming[channel] = threading.Event()
                 self._pubsub.subscribe(channel)
+            elif self._confirming is not None:
+                confirmed = self._confirming.get(channel)
+        if confirmed is not None and not confirmed.wait(SUBSCRIBE_WAIT):
+            self._confirming.pop(channel, None)
+            log.warning("no confirmation of the subscription to %s within %s s", channel,
+                        SUBSCRIBE_WAIT)
 
     def remove(self, listener: Listener) -> None:
         listener.end()
@@ -174,8 +189,16 @@ class Fanout:
         while not self._stopping.is_set():
             try:
                 message = self._pubsub.get_message(timeout=READ_TIMEOUT)
-                if message and message.get("type") == "message":
+                kind = message.get("type") if message else None
+                if kind == "message":
                     self.dispatch(message["data"])
+                elif kind == "subscribe" and self._confirming:
+                    channel = message.get("channel")
+                    if isinstance(channel, bytes):
+                        channel = channel.decode()
+                    confirmed = self._confirming.pop(channel, None)
+                    if confirmed is not None:
+                        confirmed.set()
                 if time.monotonic() >= next_ping:
                     next_ping = time.monotonic() + PUBSUB_PING_SECONDS
                     self._ping()
