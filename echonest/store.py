@@ -5,6 +5,7 @@ requests (a party's phones reconnecting after a Wi-Fi blip) waits its turn for a
 for up to ``REDIS_POOL_TIMEOUT_SECONDS`` instead of failing with ``MaxConnectionsError`` the
 moment the 101st request arrives. Under gevent the wait is cooperative. Only a request that
 still finds no connection after the wait fails, and the web layer answers it with a 503.
+Its connections check themselves cheaply before reuse (echonest.redis_pool).
 
 With REDIS_CLUSTER the client is redis-py's ``RedisCluster`` (the same blocking pool, one per
 node): REDIS_URL names any node, the rest are discovered, and MOVED/ASK redirects and topology
@@ -20,6 +21,7 @@ from typing import Any
 import redis
 
 from config import CONF
+from echonest.redis_pool import ProbedBlockingPool, no_maintenance_pushes
 
 _clients: dict[str, redis.Redis] = {}
 _lock = threading.Lock()
@@ -51,7 +53,7 @@ def connect(url: str, conf: Any = None, cluster: bool | None = None) -> redis.Re
     if cluster is None:
         cluster = bool((CONF if conf is None else conf).REDIS_CLUSTER)
     if not cluster:
-        pool = redis.BlockingConnectionPool.from_url(
+        pool = ProbedBlockingPool.from_url(
             url, max_connections=size, timeout=wait, decode_responses=True,
             health_check_interval=30)
         return redis.Redis(connection_pool=pool)
@@ -67,8 +69,9 @@ def connect(url: str, conf: Any = None, cluster: bool | None = None) -> redis.Re
     return RedisCluster.from_url(
         url, decode_responses=True, health_check_interval=30,
         socket_connect_timeout=1, socket_timeout=5,
-        connection_pool_class=redis.BlockingConnectionPool, max_connections=size, timeout=wait,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 12))
+        connection_pool_class=ProbedBlockingPool, max_connections=size, timeout=wait,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 12),
+        **no_maintenance_pushes())
 
 
 def is_pool_exhausted(exc: BaseException) -> bool:

@@ -354,3 +354,14 @@ def test_make_run_in_cluster_mode_needs_a_node_and_starts_no_engine(tmp_path):
     assert done.returncode == 1
     assert "REDIS_URL must name a node" in done.stderr
     assert not list(tmp_path.glob("appendonly*"))  # no embedded engine was started
+
+
+def test_cluster_node_pools_check_a_connection_before_reuse(r):
+    """Each node's pool is the app's pool (echonest.redis_pool): the cheap reuse check, and a
+    pending reply is not excused as a maintenance push (test_redis_pool.py shows both)."""
+    from echonest.redis_pool import ProbedBlockingPool
+
+    r.ping(target_nodes=r.ALL_NODES)
+    pools = [node.redis_connection.connection_pool for node in r.get_nodes()]
+    assert pools and all(isinstance(p, ProbedBlockingPool) for p in pools)
+    assert not any(p.maint_notifications_enabled() for p in pools)
