@@ -169,3 +169,55 @@ def test_accepted_sockets_skip_nagle(monkeypatch):
     finally:
         server.stop()
     assert seen and seen[0] != 0
+
+
+def _serve_once(server_kwargs, request: bytes):
+    """One request through an in-process EchoServer; returns what the app saw."""
+    import gevent
+    from gevent import socket as gsocket
+
+    from echonest.web.connections import EchoServer
+
+    seen = []
+
+    def echo_app(environ, start_response):
+        seen.append({k: v for k, v in environ.items() if k.startswith(("HTTP_", "CONTENT_"))})
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    listener = gsocket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    server = EchoServer(listener, echo_app, **server_kwargs)
+    server.start()
+    try:
+        client = gsocket.create_connection(listener.getsockname())
+        client.sendall(request)
+        with gevent.Timeout(WAIT):
+            while client.recv(1024):
+                pass
+        client.close()
+    finally:
+        server.stop()
+    return seen
+
+
+def test_plain_and_folded_headers_reach_the_app_alike():
+    """The plain-header fast path (echonest.web.http_headers) and gevent's parser agree."""
+    plain = _serve_once({"log": None}, b"GET / HTTP/1.1\r\nHost: x\r\nX-Note: a b\r\n"
+                        b"Cookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n")
+    folded = _serve_once({"log": None}, b"GET / HTTP/1.1\r\nHost: x\r\nX-Note: a\r\n b\r\n"
+                         b"Cookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n")
+    assert plain[0]["HTTP_COOKIE"] == "a=1; b=2"
+    assert plain[0]["HTTP_X_NOTE"] == "a b"
+    assert folded[0]["HTTP_COOKIE"] == "a=1; b=2" and folded[0]["HTTP_X_NOTE"].startswith("a")
+
+
+def test_an_access_log_when_given_still_gets_a_line_per_request():
+    """The web process runs without one (log=None: no line is even formatted); a server given
+    a log still writes it."""
+    import io
+
+    log = io.StringIO()
+    _serve_once({"log": log}, b"GET /some/path HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert '"GET /some/path HTTP/1.1" 200 ' in log.getvalue()

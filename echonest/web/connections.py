@@ -38,6 +38,8 @@ from typing import Any
 import gevent
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
+from echonest.web.http_headers import read_headers
+
 log = logging.getLogger("echonest.web.connections")
 
 # A finished WebSocket's lingering close: how long / how much we read before closing for good.
@@ -87,6 +89,9 @@ class EchoHandler(WSGIHandler):
     _requests_read = 0
     detached = False
 
+    def MessageClass(self, fp, *args):
+        return read_headers(fp)  # plain header blocks without the email parser (http_headers)
+
     def get_environ(self):
         environ = super().get_environ()
         environ[DETACH_ENVIRON_KEY] = self.detach
@@ -128,6 +133,12 @@ class EchoHandler(WSGIHandler):
         finally:
             if timer is not None:
                 timer.close()
+
+    def log_request(self):
+        # With no access log (the web process passes log=None) gevent still formats every
+        # request's line (a clock read and a string) only to drop it.
+        if self.server.logs_requests:
+            super().log_request()
 
     def handle_one_request(self):
         result = super().handle_one_request()
@@ -179,6 +190,7 @@ class EchoServer(WSGIServer):
                  idle_timeout: float = 60.0, max_per_ip: int = 0, cap_loopback: bool = True,
                  **kwargs: Any):
         super().__init__(listener, application, **kwargs)
+        self.logs_requests = kwargs.get("log", "default") is not None
         self.header_timeout = max(float(header_timeout or 0), 0.0)
         self.idle_timeout = max(float(idle_timeout or 0), 0.0)
         self.max_per_ip = max(int(max_per_ip or 0), 0)
