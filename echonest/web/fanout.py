@@ -30,6 +30,7 @@ from echonest.web.frames import (  # noqa: F401 - the names callers import from 
     WS,
     BodyCache,
     FrameSet,
+    QueueFrames,
     legacy_airhorn,
     legacy_position,
     legacy_queue,
@@ -262,7 +263,10 @@ class Fanout:
         if frames is None:
             return
         for listener in local:
-            listener.deliver(frames.frame(listener.kind), is_queue)
+            if is_queue:
+                listener.deliver_queue(frames)
+            else:
+                listener.deliver(frames.frame(listener.kind))
             if env["event"] == events.NEST_DELETED:
                 listener.end("nest_deleted")
             elif (env["event"] == events.MEMBER_KICKED and listener.user
@@ -280,7 +284,8 @@ class Fanout:
             if event == events.QUEUE_UPDATE:
                 body = self.queue_body(nest_id, env["v"])
                 env = {**env, "data": body}
-                return FrameSet(env, legacy_queue(body) if SSE_LEGACY in kinds else None)
+                return QueueFrames(env, legacy_queue(body) if SSE_LEGACY in kinds else None,
+                                   self._cache.previous(nest_id, body))
             if event == events.NOW_PLAYING:
                 return FrameSet({**env, "data": self._reader.now_playing(nest_id)})
             if event == events.AIRHORN:
