@@ -93,8 +93,9 @@ class QueueFrames(FrameSet):
             if change is None:
                 self._previous = None
                 return None
-            self._patch = events.dumps({**self.env, "event": events.QUEUE_PATCH,
-                                        "v": self.version, "data": change})
+            # Labelled like the whole frame (the version that triggered it), so a client's
+            # version-gap check reads both the same way.
+            self._patch = events.dumps({**self.env, "event": events.QUEUE_PATCH, "data": change})
         return self._patch
 
 
