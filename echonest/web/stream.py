@@ -133,6 +133,7 @@ def _handshake_response() -> bytes:
 
 def _websocket(code: str) -> Response:
     from echonest.errors import Unavailable
+    from echonest.web.auth import credential_checker
 
     user = _require_user()
     nest_id = _resolve(code)
@@ -145,7 +146,7 @@ def _websocket(code: str) -> Response:
     session = SocketSession(
         nest_id, user, lambda: _action_context(app, nest_id, user, ip), fanout(),
         context.nest_manager(), float(context.conf().MEMBER_HEARTBEAT_SECONDS or 30),
-        patches=request.args.get(PATCHES_ARG) == "1")
+        patches=request.args.get(PATCHES_ARG) == "1", still_valid=credential_checker())
     # Join and read the first state *before* the upgrade: if storage cannot serve this client
     # (a reconnect burst, an outage) it gets a 503 JSON answer, never an accepted socket that
     # stays silent.
@@ -204,7 +205,8 @@ class SocketSession:
     """One open WebSocket: membership, heartbeat, actions in, fan-out frames out."""
 
     def __init__(self, nest_id: str, user: Any, ctx_factory: Any, fan: Fanout,
-                 nest_manager: Any, heartbeat_seconds: float, patches: bool = False):
+                 nest_manager: Any, heartbeat_seconds: float, patches: bool = False,
+                 still_valid: Any = None):
         self.nest_id = nest_id
         self.user = user
         # Built on the first action (inside the request context): a connection that only
@@ -217,6 +219,9 @@ class SocketSession:
         self.listener = Listener(nest_id, WS, user=getattr(user, "id", "") or "",
                                  patches=patches)
         self._joined = False
+        # The session or token that opened the socket still holds (auth.credential_checker):
+        # asked once per heartbeat, so a sign-out elsewhere closes the socket (4401).
+        self._still_valid = still_valid
 
     def prepare(self) -> None:
         """Register, join and queue the first frames; raises (after undoing) if it cannot."""
@@ -246,6 +251,9 @@ class SocketSession:
             _recount_skip_vote(self.nests, self.nest_id)
 
     def _heartbeat(self) -> None:
+        if self._still_valid is not None and not self._still_valid():
+            self.listener.end("signed_out")
+            return
         try:
             self.nests.heartbeat(self.nest_id, self.user.id)
         except NestGone:

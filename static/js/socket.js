@@ -10,8 +10,9 @@ export function socketUrl(nestId) {
 }
 
 // onEvent(name, data, envelope), onResync() when state must be refetched, onStatus("live"|"connecting"|"offline"),
-// onClosed(code) when the server closed for good (4404 nest ended, 4403 removed by a host).
-export const FINAL_CLOSE_CODES = [4403, 4404];
+// onClosed(code) when the server closed for good (4404 nest ended, 4403 removed by a host,
+// 4401 this session was signed out).
+export const FINAL_CLOSE_CODES = [4401, 4403, 4404];
 export function connectSocket(nestId, { onEvent, onResync, onStatus, onClosed }) {
   let ws = null;
   let attempt = 0;
