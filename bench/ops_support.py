@@ -76,7 +76,8 @@ def guest_cookie(base_url: str, name: str) -> str:
 
 
 def ws_url(base_url: str) -> str:
-    return base_url.replace("http://", "ws://") + "/socket"
+    """The page's socket: it asks for queue patches (docs/api.md, "queue_patch")."""
+    return base_url.replace("http://", "ws://") + "/socket?patches=1"
 
 
 def track_uris(client: redis.Redis) -> list[str]:
@@ -105,7 +106,7 @@ def _body_version(raw: str) -> int:
     return int(found.group(1)) if found else 0
 
 _VERSION_B = re.compile(rb'"version":\s*(\d+)')
-_QUEUE_PREFIX = b'{"event":"queue_update"'
+_QUEUE_PREFIX = b'{"event":"queue_'  # queue_update or queue_patch: both lead with "version"
 
 
 # --- lean clients: the harness must not be what limits a run ---------------------------------
@@ -123,13 +124,14 @@ class RawWS:
     """A minimal WebSocket client: real handshake (cookie, no Origin, like websocket-client),
     text frames masked with a zero key (the payload goes out unchanged; the server unmasks as
     for any key), replies to pings. ``recv()`` returns an int (the body's "version") for a
-    queue_update frame — found by a bytes regex in place, never decoded — else the payload."""
+    queue_update or queue_patch frame — found by a bytes regex in place, never decoded — else
+    the payload."""
 
     def __init__(self, url: str, cookie: str, timeout: float = 30):
         parts = urlsplit(url)
         self.sock = _connect(parts.hostname, parts.port, timeout)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        self.sock.sendall((f"GET {parts.path or '/'}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
                            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
                            f"Cookie: {cookie}\r\n\r\n").encode())

@@ -11,6 +11,9 @@ import json
 from typing import Any
 
 QUEUE_UPDATE = "queue_update"
+# Only ever sent, never published: a web process derives it for listeners that asked for
+# patches (echonest.queue_patch).
+QUEUE_PATCH = "queue_patch"
 NOW_PLAYING = "now_playing"
 PLAYER_POSITION = "player_position"
 MEMBER_UPDATE = "member_update"

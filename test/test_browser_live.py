@@ -167,3 +167,21 @@ def test_a_song_that_starts_playing_leaves_the_queue(r, redis_url, chromium):
             exp(v.page.locator("#queue .queue-empty")).to_be_visible()
         assert v.errors == [] and v.dialogs == []
         v.close()
+
+
+def test_signing_out_in_another_tab_takes_this_tab_to_sign_in(r, redis_url, chromium):
+    """The socket of a signed-out session closes (4401); the page does not keep showing a nest
+    it can no longer act in, it goes to the sign-in page and comes back to the nest after."""
+    exp = expect()
+    with web_server(redis_url, {"USE_BENDER": False, "MEMBER_HEARTBEAT_SECONDS": 0.5}) as srv:
+        v = Visitor(chromium, srv.url, "Tab One")
+        code = v.build_nest("Two Tabs")
+        v.goto(f"/nest/{code}")
+        other_tab = v.context.new_page()
+        other_tab.goto("/")
+        other_tab.locator("form.signout [type=submit]").click()
+        other_tab.wait_for_url("**/login/**")
+        v.page.wait_for_url(f"**/login/?next=%2Fnest%2F{code}")
+        exp(v.page.locator("form[action*='guest']")).to_have_count(1)
+        assert v.errors == []
+        v.close()

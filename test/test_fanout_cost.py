@@ -108,3 +108,58 @@ def test_other_events_between_merged_updates_still_arrive_without_a_version_gap(
     # The page's socket sees v1 (no gap), then adopts the body's version, so v2 is no gap either.
     assert frames[0]["v"] == v1 and frames[0]["data"]["version"] == v3
     assert len(frames[0]["data"]["queue"]) == 2
+
+
+def test_the_pacer_lets_a_quiet_nests_change_through_and_holds_a_burst_to_its_newest():
+    from echonest.web.queue_pacing import QueuePacer
+
+    now = [100.0]
+    pacer = QueuePacer(gap=0.005, clock=lambda: now[0])
+
+    def env(v, nest="main"):
+        return {"event": "queue_update", "nest": nest, "v": v}
+
+    assert pacer.admit(env(1))                      # quiet nest: read at once
+    assert not pacer.admit(env(3)) and not pacer.admit(env(2))  # burst: held, newest kept
+    assert pacer.admit(env(7, "other"))             # nests are paced apart
+    assert pacer.due() == [] and 0 < pacer.wait(1.0) <= 0.005
+    now[0] += 0.005
+    assert pacer.due() == [env(3)] and pacer.wait(1.0) == 1.0
+    assert not pacer.admit(env(4))
+    assert pacer.take("main") == env(4)             # another event of the nest: out first
+    assert pacer.take("main") is None
+
+
+def test_a_burst_is_read_a_few_times_and_everyone_ends_on_the_newest_queue(r):
+    """Through the real subscription: 60 votes as fast as Redis takes them cost far fewer queue
+    reads than events, the listener ends on the final queue, and an event published mid-burst
+    still arrives (the pacer's order is the unit test above)."""
+    import time
+
+    db = DB("main", init_history_to_redis=False, redis_client=r)
+    catalog = get_catalog(None, r)
+    ids = [db.add_song(catalog.lookup(uri), "guest:a")["id"] for uri in offline_track_uris(10)]
+    reader = CountingReader(r)
+    fan = Fanout(r, reader, position_seconds=3600)
+    listener = Listener("main", WS)
+    fan.add(listener)
+    try:
+        before = reader.bodies
+        for n in range(60):
+            db.vote(ids[n % 10], f"guest:v{n}", True)
+            if n == 30:
+                db.set_volume(40)
+                volume_at = db.version()
+        final = db.version()
+        frames, deadline = [], time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+                f["event"] == "queue_update" and f["data"]["version"] >= final for f in frames):
+            frame = listener.next_frame(timeout=0.2)
+            if frame is not None:
+                frames.append(json.loads(frame))
+        assert any(f["event"] == "queue_update" and f["data"]["version"] == final
+                   for f in frames)
+        assert reader.bodies - before < 30, reader.bodies - before
+        assert [f["v"] for f in frames if f["event"] == "volume"] == [volume_at]
+    finally:
+        fan.stop()

@@ -51,3 +51,37 @@ def test_a_replayed_cookie_cannot_open_a_socket_after_logout(r, redis_url):
             websocket.create_connection(f"{server.ws_url}/socket", header=[f"Cookie: {captured}"],
                                         timeout=10)
         assert refused.value.status_code == 401
+
+
+def test_signing_out_closes_the_sessions_open_socket_and_stream_but_not_other_sessions(
+        r, redis_url):
+    """A cookie captured before logout could otherwise keep listening (and acting) on a socket
+    it had opened: the socket closes with 4401 within a heartbeat and the SSE stream ends within a
+    keepalive; another signed-in person's socket stays open."""
+    import requests
+    from servers import SSEClient, WSClient
+
+    conf = {"USE_BENDER": False, "MEMBER_HEARTBEAT_SECONDS": 0.5, "SSE_KEEPALIVE_SECONDS": 0.5}
+    with web_server(redis_url, conf) as server:
+        leaver, stayer = Guest(server.url, "Leaver"), Guest(server.url, "Stayer")
+        thief_http = requests.Session()
+        thief_http.headers["Cookie"] = leaver.cookie
+        stolen = WSClient(server.ws_url, "/socket", leaver.cookie)
+        stream = SSEClient(thief_http, f"{server.url}/api/nests/main/events")
+        other = WSClient(server.ws_url, "/socket", stayer.cookie)
+        try:
+            stolen.initial_state()
+            other.initial_state()
+            stream.wait_for("now_playing")
+            stolen.send("ping", ref="before")
+            assert stolen.reply("before")["event"] == "ack"
+            assert leaver.post_json("/logout").status_code in (200, 302, 303)
+            assert stolen.close_code(timeout=10) == 4401
+            with pytest.raises(AssertionError, match="ended"):
+                for _ in range(100):
+                    stream.next_item()
+            other.send("ping", ref="still")
+            assert other.reply("still")["event"] == "ack"
+        finally:
+            for client in (stolen, other, stream):
+                client.close()

@@ -300,3 +300,19 @@ def test_raw_adts_aac_has_no_tags_and_is_named_from_its_path(r, tmp_path, fresh_
     record = by_title(r)["Raw Song"]
     assert record["artists"] == ["Raw Artist"] and record["mime"] == "audio/aac"
     assert record["duration"] > 0.9
+
+
+def test_a_song_reachable_by_two_paths_is_indexed_once(r, tmp_path, fresh_indexes):
+    """A link or hard link to a song, or a second root inside the first, must not put the same
+    song in search twice under two ids."""
+    music = tmp_path / "music"
+    song = tagged(music / "Daft Punk" / "One More Time.mp3", title="One More Time",
+                  artist="Daft Punk")
+    (music / "favourites").mkdir()
+    (music / "favourites" / "omt.mp3").symlink_to(song)
+    os.link(song, music / "again.mp3")
+    conf = library_conf(music)
+    conf.MUSIC_DIR = os.pathsep.join([str(music), str(music / "Daft Punk")])
+    report = Scanner(r, conf).scan()
+    assert report.tracks == 1
+    assert [rec["title"] for rec in records(r).values()] == ["One More Time"]

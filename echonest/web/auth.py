@@ -133,16 +133,30 @@ def _token_holder(record: dict[str, str] | None, conf: Any) -> User | None:
                 kind=kind, is_admin=is_admin, token_scope=user_tokens.SCOPE_USER)
 
 
-def token_checker() -> Callable[[], bool] | None:
-    """For a stream opened with a per-user or sync token, a check that it still holds:
-    revoking the token (or retiring a sync token's invite code) ends its open streams."""
-    from echonest import user_tokens
+def credential_checker() -> Callable[[], bool] | None:
+    """For a long-lived stream, a check that what opened it still holds: revoking a per-user or
+    sync token (or retiring a sync token's invite code) or signing the session out ends its
+    open streams (SSE within one keepalive, WebSockets within one heartbeat)."""
+    from echonest import keys, user_tokens
 
     user = current_user()
-    if user is None or not user.token_scope:
+    if user is None:
         return None
-    presented = request.headers.get("Authorization", "").partition(" ")[2].strip()
     client, conf = context.redis(), context.conf()
+    if not user.token_scope:
+        sid = session.get(SESSION_ID)
+        if not isinstance(sid, str) or not sid:
+            return None
+        revoked_key = keys.session_revoked(sid[:64])
+
+        def session_live() -> bool:
+            try:
+                return not client.exists(revoked_key)
+            except Exception:
+                return True  # Redis blipped: keep the stream; the next check decides
+
+        return session_live
+    presented = request.headers.get("Authorization", "").partition(" ")[2].strip()
 
     def still_valid() -> bool:
         try:

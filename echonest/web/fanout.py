@@ -30,11 +30,13 @@ from echonest.web.frames import (  # noqa: F401 - the names callers import from 
     WS,
     BodyCache,
     FrameSet,
+    QueueFrames,
     legacy_airhorn,
     legacy_position,
     legacy_queue,
 )
 from echonest.web.outbox import CLOSE, OUTBOX_SIZE, Listener  # noqa: F401 - re-exported
+from echonest.web.queue_pacing import QueuePacer
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,8 @@ class Fanout:
         # Serializes writes on the pub/sub connection (SUBSCRIBE/UNSUBSCRIBE/PING) against
         # each other; the reader thread is the only one that reads from it.
         self._lock = threading.Lock()
+        # Under a burst, one queue read per nest per QUEUE_READ_GAP shows every change held.
+        self._pacer = QueuePacer()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -138,6 +142,7 @@ class Fanout:
 
     def _forget(self, nest_id: str) -> None:
         self._cache.forget(nest_id)
+        self._pacer.forget(nest_id)
 
     def queue_body(self, nest_id: str, version: int) -> dict:
         """The queue body showing at least ``version`` (frames.BodyCache)."""
@@ -188,10 +193,10 @@ class Fanout:
         outage = False
         while not self._stopping.is_set():
             try:
-                message = self._pubsub.get_message(timeout=READ_TIMEOUT)
+                message = self._next_message()
                 kind = message.get("type") if message else None
                 if kind == "message":
-                    self.dispatch(message["data"])
+                    self._receive(message["data"])
                 elif kind == "subscribe" and self._confirming:
                     channel = message.get("channel")
                     if isinstance(channel, bytes):
@@ -199,6 +204,8 @@ class Fanout:
                     confirmed = self._confirming.pop(channel, None)
                     if confirmed is not None:
                         confirmed.set()
+                for held in self._pacer.due():
+                    self._dispatch(held)
                 if time.monotonic() >= next_ping:
                     next_ping = time.monotonic() + PUBSUB_PING_SECONDS
                     self._ping()
@@ -220,6 +227,19 @@ class Fanout:
                 log.exception("fan-out reader error; carrying on")
                 self._stopping.wait(0.5)
 
+    def _next_message(self) -> dict | None:
+        """The next pub/sub message, waiting no longer than the first held queue update may.
+
+        redis-py applies get_message's timeout to reading the message too, so a short wait
+        only looks for data; a message that has begun to arrive gets the full READ_TIMEOUT
+        (the sharded subscriber hands over whole messages from its own queue)."""
+        wait = self._pacer.wait(READ_TIMEOUT)
+        if wait < READ_TIMEOUT and self._confirming is not None:
+            connection = self._pubsub.connection
+            if connection is None or not connection.can_read(timeout=wait):
+                return None
+        return self._pubsub.get_message(timeout=READ_TIMEOUT)
+
     def _ping(self) -> None:
         with self._lock:
             if self._pubsub.subscribed:
@@ -239,11 +259,27 @@ class Fanout:
             return False
         return True
 
-    def dispatch(self, raw: str) -> None:
-        """Fill in one published envelope's payload and hand its frames to local listeners."""
+    def _receive(self, raw: str) -> None:
+        """The reader's way in: queue updates paced per nest (echonest.web.queue_pacing)."""
         env = _parse_envelope(raw)
         if env is None:
             return
+        if env["event"] == events.QUEUE_UPDATE:
+            if self._pacer.admit(env):
+                self._dispatch(env)
+            return
+        held = self._pacer.take(env["nest"])
+        if held is not None:
+            self._dispatch(held)
+        self._dispatch(env)
+
+    def dispatch(self, raw: str) -> None:
+        """Fill in one published envelope's payload and hand its frames to local listeners."""
+        env = _parse_envelope(raw)
+        if env is not None:
+            self._dispatch(env)
+
+    def _dispatch(self, env: dict) -> None:
         nest_id = env["nest"]
         local = list(self._listeners.get(nest_id, ()))
         if not local:
@@ -262,7 +298,10 @@ class Fanout:
         if frames is None:
             return
         for listener in local:
-            listener.deliver(frames.frame(listener.kind), is_queue)
+            if is_queue:
+                listener.deliver_queue(frames)
+            else:
+                listener.deliver(frames.frame(listener.kind))
             if env["event"] == events.NEST_DELETED:
                 listener.end("nest_deleted")
             elif (env["event"] == events.MEMBER_KICKED and listener.user
@@ -280,7 +319,8 @@ class Fanout:
             if event == events.QUEUE_UPDATE:
                 body = self.queue_body(nest_id, env["v"])
                 env = {**env, "data": body}
-                return FrameSet(env, legacy_queue(body) if SSE_LEGACY in kinds else None)
+                return QueueFrames(env, legacy_queue(body) if SSE_LEGACY in kinds else None,
+                                   self._cache.previous(nest_id, body))
             if event == events.NOW_PLAYING:
                 return FrameSet({**env, "data": self._reader.now_playing(nest_id)})
             if event == events.AIRHORN:

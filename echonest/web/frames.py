@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from echonest import events
+from echonest import events, queue_patch
 
 WS = "ws"                    # full envelope as one JSON text frame
 SSE = "sse"                  # event:/id:/data: rendering of the same envelope
@@ -72,6 +72,33 @@ class FrameSet:
         return cached
 
 
+class QueueFrames(FrameSet):
+    """A queue_update's frames plus, for listeners that asked for them, the patch from the
+    body read just before it (built once, on the first listener that can take it)."""
+
+    def __init__(self, env: dict, legacy_data: Any = None, previous: dict | None = None):
+        super().__init__(env, legacy_data)
+        self.version = int(env["data"].get("version") or 0)
+        self._previous = previous
+        self._patch: str | None = None
+
+    def patch(self, base: int | None) -> str | None:
+        """The queue_patch frame from version ``base`` to this one, or None (no such base here,
+        or a patch would not be smaller than the whole body)."""
+        previous = self._previous
+        if base is None or previous is None or int(previous.get("version") or 0) != base:
+            return None
+        if self._patch is None:
+            change = queue_patch.diff(previous, self.env["data"])
+            if change is None:
+                self._previous = None
+                return None
+            # Labelled like the whole frame (the version that triggered it), so a client's
+            # version-gap check reads both the same way.
+            self._patch = events.dumps({**self.env, "event": events.QUEUE_PATCH, "data": change})
+        return self._patch
+
+
 class BodyCache:
     """Per nest: the newest queue body read and the newest body version sent to everyone."""
 
@@ -79,11 +106,17 @@ class BodyCache:
         self._read = read
         self._listened = listened  # a nest without local listeners keeps nothing
         self._bodies: dict[str, dict] = {}
+        self._previous: dict[str, dict] = {}  # the body read before the newest: patches' base
         self._sent: dict[str, int] = {}
 
     def forget(self, nest_id: str) -> None:
         self._bodies.pop(nest_id, None)
+        self._previous.pop(nest_id, None)
         self._sent.pop(nest_id, None)
+
+    def previous(self, nest_id: str, body: dict) -> dict | None:
+        """The body read just before ``body``, while ``body`` is still the newest held."""
+        return self._previous.get(nest_id) if self._bodies.get(nest_id) is body else None
 
     def body(self, nest_id: str, version: int) -> dict:
         """The queue body showing at least ``version``: the one last read if it does, else a
@@ -93,8 +126,11 @@ class BodyCache:
             return cached
         body = self._read(nest_id)
         latest = self._bodies.get(nest_id)
-        if (self._listened(nest_id) and (latest is None or int(body.get("version") or 0)
-                                         >= int(latest.get("version") or 0))):
+        version = int(body.get("version") or 0)
+        held = -1 if latest is None else int(latest.get("version") or 0)
+        if self._listened(nest_id) and version >= held:
+            if latest is not None and version > held:
+                self._previous[nest_id] = latest
             self._bodies[nest_id] = body
         return body
 

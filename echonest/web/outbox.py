@@ -26,9 +26,10 @@ class Listener:
     """
 
     __slots__ = ("nest_id", "user", "kind", "maxsize", "overflowed", "ended", "reason",
-                 "on_ready", "_frames", "_queued", "_dead", "_cond")
+                 "on_ready", "patches", "queue_version", "_frames", "_queued", "_dead", "_cond")
 
-    def __init__(self, nest_id: str, kind: str, maxsize: int = OUTBOX_SIZE, user: str = ""):
+    def __init__(self, nest_id: str, kind: str, maxsize: int = OUTBOX_SIZE, user: str = "",
+                 patches: bool = False):
         if kind not in KINDS:
             raise ValueError(f"unknown listener kind {kind!r}")
         self.nest_id = nest_id
@@ -41,16 +42,34 @@ class Listener:
         # Called after a frame (or CLOSE) lands in the outbox: a WebSocket writes it then, so
         # an idle listener holds no sending greenlet (and no stack) at all.
         self.on_ready: Callable[[], None] | None = None
+        # Patches (echonest.queue_patch) need to know which body the client holds: the version
+        # of the last queue frame put in line here (None: not known, the next one is whole).
+        self.patches = patches
+        self.queue_version: int | None = None
         self._frames: deque[list] = deque()  # cells [frame]; a replaced queue cell holds None
         self._queued: list | None = None      # the cell of the queue update still waiting
         self._dead = 0
         self._cond = threading.Condition(threading.Lock())
 
-    def deliver(self, frame: Any, coalesce: bool = False) -> None:
-        """Queue ``frame``; ``coalesce`` marks a queue update that may replace a waiting one."""
+    def deliver_queue(self, frames: Any) -> None:
+        """One queue update (frames.QueueFrames): its patch when this listener takes patches,
+        holds exactly the patch's base and has no queue frame still waiting (a waiting one may
+        yet be replaced, and a patch cannot replace anything); else the whole body."""
+        if self.ended:
+            return
+        base = self.queue_version if self.patches and self._queued is None else None
+        frame = frames.patch(base) if base is not None else None
+        self.deliver(frame if frame is not None else frames.frame(self.kind), True,
+                     frames.version)
+
+    def deliver(self, frame: Any, coalesce: bool = False, version: int | None = None) -> None:
+        """Queue ``frame``; ``coalesce`` marks a queue update that may replace a waiting one
+        (``version``: the body it shows, if known)."""
         if self.ended:
             return
         with self._cond:
+            if coalesce:
+                self.queue_version = version
             waiting = self._queued
             replaced = overflow = False
             if coalesce and waiting is not None:

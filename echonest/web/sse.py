@@ -32,11 +32,11 @@ def events_nest(code: str) -> Response:
 
 
 def _event_stream(nest_id: str, kind: str, user_id: str = "") -> Response:
-    from echonest.web.auth import token_checker
+    from echonest.web.auth import credential_checker
 
     fan = fanout()
     keepalive = max(float(context.conf().SSE_KEEPALIVE_SECONDS or 15), 0.1)
-    token_valid = token_checker()  # a revoked token's stream ends within one keepalive
+    token_valid = credential_checker()  # signed out / revoked: ends within one keepalive
 
     def generate():
         # Registered inside the generator: a client gone before the first byte leaks nothing.

@@ -28,6 +28,8 @@ EXTENSION = "echonest.stream"
 MAX_REF_LENGTH = 200
 # {"action": "time"} is answered by the socket session itself: {"t": server epoch ms}.
 TIME_ACTION = "time"
+# `/socket?patches=1`: the client applies queue_patch events (docs/api.md, echonest.queue_patch).
+PATCHES_ARG = "patches"
 # App-defined close codes (4000-4999): echonest.web.ws_conn.CLOSE_CODES.
 _lock = threading.Lock()
 # Set in the WSGI environ once a request became a WebSocket: the server must then close the
@@ -131,6 +133,7 @@ def _handshake_response() -> bytes:
 
 def _websocket(code: str) -> Response:
     from echonest.errors import Unavailable
+    from echonest.web.auth import credential_checker
 
     user = _require_user()
     nest_id = _resolve(code)
@@ -142,7 +145,8 @@ def _websocket(code: str) -> Response:
     ip = context.client_ip()
     session = SocketSession(
         nest_id, user, lambda: _action_context(app, nest_id, user, ip), fanout(),
-        context.nest_manager(), float(context.conf().MEMBER_HEARTBEAT_SECONDS or 30))
+        context.nest_manager(), float(context.conf().MEMBER_HEARTBEAT_SECONDS or 30),
+        patches=request.args.get(PATCHES_ARG) == "1", still_valid=credential_checker())
     # Join and read the first state *before* the upgrade: if storage cannot serve this client
     # (a reconnect burst, an outage) it gets a 503 JSON answer, never an accepted socket that
     # stays silent.
@@ -201,7 +205,8 @@ class SocketSession:
     """One open WebSocket: membership, heartbeat, actions in, fan-out frames out."""
 
     def __init__(self, nest_id: str, user: Any, ctx_factory: Any, fan: Fanout,
-                 nest_manager: Any, heartbeat_seconds: float):
+                 nest_manager: Any, heartbeat_seconds: float, patches: bool = False,
+                 still_valid: Any = None):
         self.nest_id = nest_id
         self.user = user
         # Built on the first action (inside the request context): a connection that only
@@ -211,8 +216,12 @@ class SocketSession:
         self.fan = fan
         self.nests = nest_manager
         self.heartbeat_seconds = max(heartbeat_seconds, 0.5)
-        self.listener = Listener(nest_id, WS, user=getattr(user, "id", "") or "")
+        self.listener = Listener(nest_id, WS, user=getattr(user, "id", "") or "",
+                                 patches=patches)
         self._joined = False
+        # The session or token that opened the socket still holds (auth.credential_checker):
+        # asked once per heartbeat, so a sign-out elsewhere closes the socket (4401).
+        self._still_valid = still_valid
 
     def prepare(self) -> None:
         """Register, join and queue the first frames; raises (after undoing) if it cannot."""
@@ -242,6 +251,9 @@ class SocketSession:
             _recount_skip_vote(self.nests, self.nest_id)
 
     def _heartbeat(self) -> None:
+        if self._still_valid is not None and not self._still_valid():
+            self.listener.end("signed_out")
+            return
         try:
             self.nests.heartbeat(self.nest_id, self.user.id)
         except NestGone:

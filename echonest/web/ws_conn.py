@@ -49,6 +49,7 @@ CLOSE_CODES = {
     "nest_deleted": (4404, "nest deleted"),
     "nest_gone": (4404, "nest not found"),
     "kicked": (4403, "removed from this nest by a host"),
+    "signed_out": (4401, "signed out"),
     "overflow": (1013, "client too slow; reconnect and refetch"),
     "shutdown": (1001, "server going away"),
     "closed": (1000, "bye"),

@@ -228,7 +228,12 @@ socket = connectSocket(window.NEST_ID, {
   onEvent,
   onResync,
   onStatus,
-  onClosed: (code) => (code === 4404 ? page.end("ended") : probeNest()),
+  onClosed: (code) => {
+    if (code === 4404) page.end("ended");
+    // Signed out (here or on another tab/device): back to the sign-in page, then this nest.
+    else if (code === 4401) location.assign(`/login/?next=${encodeURIComponent(location.pathname)}`);
+    else probeNest();
+  },
 });
 setTimeout(() => {
   if (queueVersion < 0) refetchAll();

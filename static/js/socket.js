@@ -1,18 +1,24 @@
 // The nest's live feed: one WebSocket, reconnect with backoff, and a refetch whenever we may have missed events.
+import { applyQueuePatch } from "./queuepatch.js";
+
+// The socket asks for queue patches: after its first whole queue, a change comes as what changed.
 
 export function socketUrl(nestId) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const path = !nestId || nestId === "main" ? "/socket" : `/socket/${encodeURIComponent(nestId)}`;
-  return `${scheme}://${location.host}${path}`;
+  return `${scheme}://${location.host}${path}?patches=1`;
 }
 
 // onEvent(name, data, envelope), onResync() when state must be refetched, onStatus("live"|"connecting"|"offline"),
-// onClosed(code) when the server closed for good (4404 nest ended, 4403 removed by a host).
-export const FINAL_CLOSE_CODES = [4403, 4404];
+// onClosed(code) when the server closed for good (4404 nest ended, 4403 removed by a host,
+// 4401 this session was signed out).
+export const FINAL_CLOSE_CODES = [4401, 4403, 4404];
 export function connectSocket(nestId, { onEvent, onResync, onStatus, onClosed }) {
   let ws = null;
   let attempt = 0;
   let lastVersion = null;
+  // The queue this connection last delivered, whole: what the server's next queue_patch starts from.
+  let queueBody = null;
   let pingTimer = null;
   let retryTimer = null;
   let stopped = false;
@@ -33,6 +39,7 @@ export function connectSocket(nestId, { onEvent, onResync, onStatus, onClosed })
       onStatus?.("live");
       // Anything may have happened while we were away: start from a fresh snapshot.
       lastVersion = null;
+      queueBody = null;
       onResync?.("open");
       clearInterval(pingTimer);
       pingTimer = setInterval(() => send("ping").catch(() => {}), 25000);
@@ -54,6 +61,16 @@ export function connectSocket(nestId, { onEvent, onResync, onStatus, onClosed })
         }
         return;
       }
+      if (msg.event === "queue_patch") {
+        // Listeners get the whole queue either way; a patch that does not fit what we hold
+        // (never expected) reconnects, which starts again from a whole snapshot.
+        queueBody = applyQueuePatch(queueBody, msg.data);
+        if (!queueBody) {
+          ws.close();
+          return;
+        }
+        msg = { ...msg, event: "queue_update", data: queueBody };
+      } else if (msg.event === "queue_update" && Array.isArray(msg.data?.queue)) queueBody = msg.data;
       if (typeof msg.v === "number") {
         const gap = lastVersion !== null && msg.v > lastVersion + 1;
         if (lastVersion === null || msg.v > lastVersion) lastVersion = msg.v;

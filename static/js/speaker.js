@@ -205,7 +205,13 @@ muteBtn.addEventListener("click", () => {
 });
 
 refetch();
-socket = connectSocket(nestId, { onEvent, onResync: () => refetch(), onStatus });
+socket = connectSocket(nestId, {
+  onEvent,
+  onResync: () => refetch(),
+  onStatus,
+  // Signed out elsewhere: the speaker stops and asks to sign in again, as the page does.
+  onClosed: (code) => code === 4401 && location.assign(`/login/?next=${encodeURIComponent(location.pathname)}`),
+});
 setInterval(tick, 250);
 setInterval(renderHorns, 30000);
 

@@ -120,13 +120,15 @@ def _folder_art(dir_path: Path, names: list[str], rel_dir: PurePosixPath) -> str
     return (rel_dir / best[1]).as_posix() if best else ""
 
 
-def walk(root: Path) -> Iterator[FoundFile]:
+def walk(root: Path, seen: set[tuple[int, int]] | None = None) -> Iterator[FoundFile]:
     """Every audio-named file under ``root``; symlinks followed only while they stay inside it.
 
-    Hidden entries (".git", "._song.mp3" resource forks) are skipped. A directory reached twice
-    (a symlink loop, or two links to one folder) is walked once.
+    Hidden entries (".git", "._song.mp3" resource forks) are skipped. A directory or file reached
+    twice (a symlink loop, a link or hard link to a song, two links to one folder, or roots that
+    overlap when ``seen`` is shared across them) is walked or yielded once: the same song must not
+    show up twice in search under two ids.
     """
-    seen_dirs: set[tuple[int, int]] = set()
+    seen_dirs: set[tuple[int, int]] = set() if seen is None else seen
     stack: list[tuple[Path, PurePosixPath]] = [(root, PurePosixPath())]
     count = 0
     while stack:
@@ -159,6 +161,9 @@ def walk(root: Path) -> Iterator[FoundFile]:
                     subdirs.append((path, rel_dir / entry.name))
                 elif entry.is_file() and path.suffix.lower() in EXTENSIONS:
                     st = entry.stat()
+                    if (st.st_dev, st.st_ino) in seen_dirs:
+                        continue
+                    seen_dirs.add((st.st_dev, st.st_ino))
                     yield FoundFile(root, rel_dir / entry.name, st.st_size, st.st_mtime_ns, art)
             except (OSError, RuntimeError):
                 continue  # broken link, a loop, or the file vanished mid-walk
@@ -256,6 +261,7 @@ class Scanner:
         seen_bad: set[str] = set()
         sets: dict[str, dict] = {}
         bad: dict[str, str] = {}
+        seen: set[tuple[int, int]] = set()  # folders and files met so far, across every root
 
         def scan_root(root: Path) -> None:
             if not root.is_dir():
@@ -263,7 +269,7 @@ class Scanner:
                     _missing_logged.add(root)
                     log.info("library: %s is not a folder (yet); nothing to scan there", root)
                 return
-            for found in walk(root):
+            for found in walk(root, seen):
                 report.files += 1
                 self._keep_lock()
                 self._visit(found, old, known_bad, kept, seen_bad, sets, bad, report)
