@@ -18,9 +18,9 @@ Two things were wrong with that check here (issue 10):
   wait one turn behind the other ready greenlets, and that turn is what kept the slowest
   requests in line under load: without it a web process at saturation answered faster on
   median and slower at p99 (2 processes × 16 HTTP clients: p50 20 → 15 ms, p99 ~60 → ~80
-  ms), because libev wakes greenlets waiting on replies newest-first. So a gevent process
-  still takes that turn (``gevent.sleep(0)``, a callback in FIFO order, ~2 µs): p99 back to
-  52–58 ms at the same CPU per op.
+  ms; most likely because libev runs the watchers that became ready in one pass newest-first).
+  So a gevent process still takes that turn (``gevent.sleep(0)``, a callback in FIFO order,
+  ~2 µs): p99 back to 52–58 ms at the same CPU per op.
 - **A stale reply was reused.** redis-py 8 speaks RESP3 by default and then turns on
   "maintenance notifications" (pushes Redis Cloud/Enterprise send before a failover); with
   those on it ignores a pending reply, since it might be such a push, and the next command
