@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 SETTLE_SECONDS = 2.0     # wait for a wave of closes to finish before trimming
 MIN_GAP = 10.0
 RELEASED_ENOUGH = 500    # listeners gone since the last trim before it is worth it
-KEEP_IDLE_REDIS = 8      # idle pooled Redis connections kept after a wave (more reopen on demand)
+KEEP_IDLE_REDIS = 4      # idle pooled Redis connections kept after a wave (more reopen on demand)
 
 _lock = threading.Lock()
 _released = 0
@@ -120,8 +120,8 @@ def rebuild(container: dict | set) -> None:
 
 
 def shrink_pool(pool: Any, keep: int = KEEP_IDLE_REDIS) -> int:
-    """Close idle connections of a redis-py BlockingConnectionPool beyond the ``keep`` most
-    recently used; return how many were closed.
+    """Close idle connections of a redis-py BlockingConnectionPool beyond the ``keep`` oldest;
+    return how many were closed.
 
     A reconnect burst opens up to the pool's cap; redis-py keeps every connection it ever
     opened, each ~60 objects plus a 64 KiB read buffer, allocated mid-wave. The pool's
@@ -135,12 +135,15 @@ def shrink_pool(pool: Any, keep: int = KEEP_IDLE_REDIS) -> int:
     # qsize, not get-until-Empty: the first exception out of gevent's compiled queue builds
     # and caches a code object -- one more long-lived object landing mid-arena.
     items = [q.get_nowait() for _ in range(q.qsize())]
-    idle = [c for c in items if c is not None]  # most recently released first (LIFO)
+    # Keep the oldest: opened before the wave, they live in arenas that were full anyway;
+    # the ones the burst opened are the mid-wave objects that would pin its arenas.
+    age = {id(c): n for n, c in enumerate(opened)}
+    idle = sorted((c for c in items if c is not None), key=lambda c: age.get(id(c), 0))
     kept, closing = idle[:keep], idle[keep:]
     for _ in range(len(items) - len(kept)):
         q.put_nowait(None)
     for conn in reversed(kept):
-        q.put_nowait(conn)  # the warmest ends on top again
+        q.put_nowait(conn)  # LIFO: the oldest is handed out first
     if closing:
         gone = {id(c) for c in closing}
         opened[:] = [c for c in opened if id(c) not in gone]
