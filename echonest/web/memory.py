@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import weakref
+from array import array
 from collections.abc import Callable
 from typing import Any
 
@@ -45,8 +46,9 @@ KEEP_IDLE_REDIS = 4      # idle pooled Redis connections kept after a wave (more
 
 _lock = threading.Lock()
 _released = 0
-_last_release = 0.0
-_last_trim = 0.0
+# [last release, last trim] (monotonic): kept in an array, so updating them makes no new float
+# object -- the one made at the last leave of a wave would otherwise stay in a wave arena.
+_when = array("d", [0.0, 0.0])
 _timer: threading.Timer | None = None
 _hooks: list[Callable[[], Callable[[], Any] | None]] = []
 _malloc_trim: Any = None
@@ -74,9 +76,16 @@ def _libc_trim_fn() -> Any:
 
 
 def prepare() -> None:
-    """Resolve ``malloc_trim`` now (server start): done during the first trim, after a wave,
-    its few objects would be new long-lived ones in the wave's arenas."""
+    """At server start, make what would otherwise be made once mid-wave and kept for good (a
+    long-lived object in a wave arena pins it): ``malloc_trim``'s handle, and gevent's thread
+    pool, created on first use by the resolver when a burst opens Redis connections."""
     _libc_trim_fn()
+    try:
+        from gevent import get_hub
+
+        get_hub().threadpool  # noqa: B018 - created on first access
+    except ImportError:
+        pass
 
 
 def on_trim(release: Callable[[], Any]) -> None:
@@ -157,15 +166,16 @@ def shrink_pool(pool: Any, keep: int = KEEP_IDLE_REDIS) -> int:
 
 def _due() -> None:
     """Trim once the closes have been quiet for SETTLE_SECONDS (else look again later)."""
-    global _timer, _last_trim, _released
+    global _timer, _released
     with _lock:
-        quiet = time.monotonic() - _last_release
+        quiet = time.monotonic() - _when[0]
         if quiet < SETTLE_SECONDS:
             _timer = threading.Timer(SETTLE_SECONDS - quiet, _due)
             _timer.daemon = True
             _timer.start()
             return
-        _timer, _released, _last_trim = None, 0, time.monotonic()
+        _timer, _released = None, 0
+        _when[1] = time.monotonic()
     trim()
 
 
@@ -178,13 +188,13 @@ def trim() -> None:
 
 def listeners_left(count: int = 1) -> None:
     """``count`` listeners went away; trim once enough have, after the wave settles."""
-    global _released, _last_release, _timer
+    global _released, _timer
     with _lock:
         _released += count
-        _last_release = time.monotonic()
+        _when[0] = time.monotonic()
         if _released < RELEASED_ENOUGH or _timer is not None:
             return
-        wait = max(SETTLE_SECONDS, MIN_GAP - (time.monotonic() - _last_trim))
+        wait = max(SETTLE_SECONDS, MIN_GAP - (time.monotonic() - _when[1]))
         _timer = threading.Timer(wait, _due)
         _timer.daemon = True
     _timer.start()
