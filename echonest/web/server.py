@@ -76,9 +76,10 @@ def _watch_parent(parent_pid: int, stop) -> None:
             return
 
 
-def _shrink_redis_pool_after_waves(app: Any) -> None:
+def _prepare_memory_release(app: Any) -> None:
     """A reconnect burst opens pooled Redis connections up to the cap and redis-py keeps them
-    all; after a wave of leaves, close the idle ones beyond a few (echonest.web.memory)."""
+    all: after a wave of leaves, close the idle ones beyond a few. And make now what a trim
+    would otherwise make mid-wave (echonest.web.memory)."""
     import functools
 
     from echonest.web import context, memory
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from app import create_app
 
     app = create_app(CONF)
-    _shrink_redis_pool_after_waves(app)
+    _prepare_memory_release(app)
     _raise_fd_limit()
     listener = _listener(args, CONF)
     server = build_server(listener, app, CONF, log=None, error_log=log,

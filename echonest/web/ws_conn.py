@@ -309,11 +309,11 @@ class Connection:
     def _on_beat(self) -> None:
         if self._done or self._close_sent:
             return
-        if self._control is not None and not self._control:
-            self._control = None  # an idle socket holds no empty deque (~760 B) between beats
         # A ping keeps NATs from forgetting an idle socket and surfaces a dead peer.
         self._send_control(ws_frames.encode(ws_frames.PING, b""))
         self._pump()
+        if self._control is not None and not self._control:
+            self._control = None  # an idle socket holds no empty deque (~760 B) between beats
         gevent.spawn(self.session._heartbeat)
 
 
