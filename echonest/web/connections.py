@@ -38,6 +38,7 @@ from typing import Any
 import gevent
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
+from echonest.web import memory
 from echonest.web.http_headers import read_headers
 
 log = logging.getLogger("echonest.web.connections")
@@ -196,6 +197,12 @@ class EchoServer(WSGIServer):
         self.max_per_ip = max(int(max_per_ip or 0), 0)
         self.cap_loopback = cap_loopback
         self.open_by_ip: Counter[str] = Counter()
+        # After a wave of leaves: a dict that counted 10,000 peers keeps its table until
+        # rebuilt (echonest.web.memory).
+        memory.on_trim(self._compact)
+
+    def _compact(self) -> None:
+        memory.rebuild(self.open_by_ip)
 
     def _capped(self, peer: str) -> bool:
         if not self.max_per_ip:

@@ -76,6 +76,21 @@ def _watch_parent(parent_pid: int, stop) -> None:
             return
 
 
+def _prepare_memory_release(app: Any) -> None:
+    """A reconnect burst opens pooled Redis connections up to the cap and redis-py keeps them
+    all: after a wave of leaves, close the idle ones beyond a few. And make now what a trim
+    would otherwise make mid-wave (echonest.web.memory)."""
+    import functools
+
+    from echonest.web import context, memory
+
+    with app.app_context():
+        pool = getattr(context.redis(), "connection_pool", None)  # a cluster client has none
+    if pool is not None:
+        memory.on_trim(functools.partial(memory.shrink_pool, pool))
+    memory.prepare()
+
+
 def main(argv: list[str] | None = None) -> int:
     from gevent import monkey
 
@@ -94,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from app import create_app
 
     app = create_app(CONF)
+    _prepare_memory_release(app)
     _raise_fd_limit()
     listener = _listener(args, CONF)
     server = build_server(listener, app, CONF, log=None, error_log=log,

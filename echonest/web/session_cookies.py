@@ -23,6 +23,8 @@ from typing import Any
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 
+from echonest.web import memory
+
 REFRESH_SECONDS = 3600
 CACHE_SIZE = 4096  # verified cookies remembered per process (~1 MB at most)
 _now = time.time  # one name for the clock, so tests can move it
@@ -38,6 +40,13 @@ class CachedCookieSessions(SecureCookieSessionInterface):
         # cookie text -> (tagged-JSON payload, signed at); the payload is decoded per request
         # so every request gets its own mutable session dict.
         self._verified: dict[str, tuple[str, float]] = {}
+        memory.on_trim(self.forget_verified)
+
+    def forget_verified(self) -> None:
+        """Start the cache over (after a wave of leaves, echonest.web.memory): its entries were
+        made while thousands of sockets joined and would pin the allocator's arenas they landed
+        in; a returning cookie is verified once more (~0.4 ms)."""
+        self._verified.clear()  # frees its table; a fresh dict would itself land mid-arena
 
     def get_signing_serializer(self, app: Any) -> Any:
         keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))

@@ -25,7 +25,7 @@ from typing import Any
 import gevent
 from gevent import get_hub
 
-from echonest.web import ws_frames
+from echonest.web import memory, ws_frames
 from echonest.web.outbox import CLOSE
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,17 @@ CLOSE_CODES = {
 }
 
 OPEN: set[Connection] = set()  # every live connection of this process (shutdown waits on it)
+
+
+def _release_memory() -> None:
+    """After a wave of leaves (echonest.web.memory): OPEN goes back to a table sized for who is
+    still here (a set never shrinks on its own), and the wire-frame cache, whose frames (each
+    joiner's own now_playing among them) were made mid-wave, starts over."""
+    memory.rebuild(OPEN)
+    ws_frames._wire.clear()
+
+
+memory.on_trim(_release_memory)
 
 
 class Connection:
@@ -302,6 +313,8 @@ class Connection:
         # A ping keeps NATs from forgetting an idle socket and surfaces a dead peer.
         self._send_control(ws_frames.encode(ws_frames.PING, b""))
         self._pump()
+        if self._control is not None and not self._control:
+            self._control = None  # an idle socket holds no empty deque (~760 B) between beats
         gevent.spawn(self.session._heartbeat)
 
 
