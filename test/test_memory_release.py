@@ -111,3 +111,19 @@ def test_shrink_pool_closes_idle_redis_connections_beyond_the_warmest(r, redis_u
         assert client.ping() is True
     finally:
         pool.disconnect()
+
+
+def test_trim_rebuilds_a_nests_listener_set_that_grew_during_a_wave(r):
+    from db import DB
+    from echonest.web.fanout import WS, Fanout, Listener, NestReader
+
+    fan = Fanout(r, NestReader(lambda n: DB(n, init_history_to_redis=False, redis_client=r)))
+    local = fan._listeners.setdefault("main", set())
+    wave = [Listener("main", WS) for _ in range(5000)]
+    local.update(wave)
+    for listener in wave[10:]:
+        local.discard(listener)
+    grown = sys.getsizeof(local)
+    memory.trim()
+    assert fan._listeners["main"] is local and len(local) == 10
+    assert sys.getsizeof(local) < grown // 100

@@ -97,6 +97,15 @@ class Fanout:
         self._pacer = QueuePacer()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        # After a wave of leaves a nest's listener set keeps the table it grew to
+        # (echonest.web.memory); held weakly, so a stopped fan-out is not kept alive.
+        memory.on_trim(self._compact)
+
+    def _compact(self) -> None:
+        with self._lock:
+            for local in self._listeners.values():
+                memory.rebuild(local)
+            memory.rebuild(self._listeners)
 
     # --- listeners ---------------------------------------------------------------------------
     def add(self, listener: Listener) -> None:
