@@ -141,11 +141,6 @@ def test_a_client_close_completes_and_the_server_hangs_up(r, redis_url, tmp_path
 
 def test_accepted_sockets_skip_nagle(monkeypatch):
     """TCP_NODELAY: an ack and the update after it must not wait for a delayed ACK."""
-    import gevent
-    from gevent import socket as gsocket
-
-    from echonest.web.connections import EchoServer
-
     seen = []
 
     def app(environ, start_response):
@@ -154,25 +149,13 @@ def test_accepted_sockets_skip_nagle(monkeypatch):
         start_response("200 OK", [("Content-Length", "2")])
         return [b"ok"]
 
-    listener = gsocket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(5)
-    server = EchoServer(listener, app, log=None)
-    server.start()
-    try:
-        client = gsocket.create_connection(listener.getsockname())
-        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        with gevent.Timeout(WAIT):
-            while client.recv(1024):
-                pass
-        client.close()
-    finally:
-        server.stop()
+    _serve_once({"log": None}, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", app)
     assert seen and seen[0] != 0
 
 
-def _serve_once(server_kwargs, request: bytes):
-    """One request through an in-process EchoServer; returns what the app saw."""
+def _serve_once(server_kwargs, request: bytes, app=None):
+    """One request through an in-process EchoServer; returns what the app saw (the request
+    and content headers, unless ``app`` is given)."""
     import gevent
     from gevent import socket as gsocket
 
@@ -188,7 +171,7 @@ def _serve_once(server_kwargs, request: bytes):
     listener = gsocket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(5)
-    server = EchoServer(listener, echo_app, **server_kwargs)
+    server = EchoServer(listener, app or echo_app, **server_kwargs)
     server.start()
     try:
         client = gsocket.create_connection(listener.getsockname())
