@@ -38,11 +38,11 @@ def test_a_coalesced_queue_update_wakes_the_writer_outside_the_lock():
 def test_the_writer_never_waits_for_a_lock_someone_else_holds():
     listener = Listener("nest", WS)
     listener.deliver("now playing")
-    listener._cond.acquire()  # another greenlet is in the middle of queueing a frame
+    listener._lock.acquire()  # another greenlet is in the middle of queueing a frame
     try:
         assert _within(5, lambda: listener.next_frame(timeout=0)) is None
     finally:
-        listener._cond.release()
+        listener._lock.release()
     assert listener.next_frame(timeout=0) == "now playing"  # nothing lost: taken next time
 
 

@@ -7,7 +7,6 @@ take them (echonest.web.ws_conn) or its SSE generator asks (echonest.web.sse).
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +25,8 @@ class Listener:
     """
 
     __slots__ = ("nest_id", "user", "kind", "maxsize", "overflowed", "ended", "reason",
-                 "on_ready", "patches", "queue_version", "_frames", "_queued", "_dead", "_cond")
+                 "on_ready", "patches", "queue_version", "_frames", "_queued", "_dead", "_lock",
+                 "_cond")
 
     def __init__(self, nest_id: str, kind: str, maxsize: int = OUTBOX_SIZE, user: str = "",
                  patches: bool = False):
@@ -46,10 +46,15 @@ class Listener:
         # of the last queue frame put in line here (None: not known, the next one is whole).
         self.patches = patches
         self.queue_version: int | None = None
-        self._frames: deque[list] = deque()  # cells [frame]; a replaced queue cell holds None
+        # Cells [frame]; a replaced queue cell holds None. A list, not a deque: it rarely holds
+        # more than a frame or two, and an empty deque keeps a ~600-byte block per listener.
+        self._frames: list[list] = []
         self._queued: list | None = None      # the cell of the queue update still waiting
         self._dead = 0
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        # Made on the first blocking wait (SSE): a WebSocket's writer never waits, and a
+        # Condition is ~6 objects per idle listener.
+        self._cond: threading.Condition | None = None
 
     def deliver_queue(self, frames: Any) -> None:
         """One queue update (frames.QueueFrames): its patch when this listener takes patches,
@@ -67,7 +72,7 @@ class Listener:
         (``version``: the body it shows, if known)."""
         if self.ended:
             return
-        with self._cond:
+        with self._lock:
             if coalesce:
                 self.queue_version = version
             waiting = self._queued
@@ -88,7 +93,8 @@ class Listener:
                 self._frames.append(cell)
                 if coalesce:
                     self._queued = cell
-                self._cond.notify()
+                if self._cond is not None:
+                    self._cond.notify()
         # Outside the lock: the WebSocket's writer takes the frame at once, from the same
         # greenlet, and the lock is not re-entrant.
         if overflow:
@@ -109,13 +115,14 @@ class Listener:
             return
         self.ended = True
         self.reason = reason
-        with self._cond:
+        with self._lock:
             if reason == "overflow":
                 # Nothing queued is worth sending to a client that will refetch anyway.
                 self._frames.clear()
                 self._queued, self._dead = None, 0
             self._frames.append([CLOSE])
-            self._cond.notify_all()
+            if self._cond is not None:
+                self._cond.notify_all()
         self._ready()
 
     def next_frame(self, timeout: float | None = None) -> Any:
@@ -127,13 +134,15 @@ class Listener:
         writer (``on_ready``) right after letting go.
         """
         if timeout is not None and timeout <= 0:
-            if not self._cond.acquire(blocking=False):
+            if not self._lock.acquire(blocking=False):
                 return None
             try:
                 return self._pop()
             finally:
-                self._cond.release()
-        with self._cond:
+                self._lock.release()
+        with self._lock:
+            if self._cond is None:
+                self._cond = threading.Condition(self._lock)
             while True:
                 frame = self._pop()
                 if frame is not None:
@@ -146,7 +155,7 @@ class Listener:
     def _pop(self) -> Any:
         """The first live frame, or None; the caller holds the lock."""
         while self._frames:
-            cell = self._frames.popleft()
+            cell = self._frames.pop(0)
             if cell is self._queued:
                 self._queued = None
             if cell[0] is None:
