@@ -12,17 +12,20 @@ thread is ever made per connection. What is sent is built in echonest.web.frames
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import redis
 
 from echonest import events, keys, metrics
 from echonest.web import memory
+from echonest.web.fanout_sources import (  # noqa: F401 - NestReader is imported from here
+    NestReader,
+    parse_envelope,
+    pubsub_client,
+)
 from echonest.web.frames import (  # noqa: F401 - the names callers import from here
     KINDS,
     SSE,
@@ -46,25 +49,6 @@ SUBSCRIBE_WAIT = 2.0         # seconds a new subscription waits for Redis to con
 PUBSUB_PING_SECONDS = 30
 
 
-class NestReader:
-    """How the fan-out reads one nest's heavy payloads; one DB per call over a shared client."""
-
-    def __init__(self, db_factory: Callable[[str], Any]):
-        self._db = db_factory
-
-    def queue_body(self, nest_id: str) -> dict:
-        return self._db(nest_id).queue_body()
-
-    def now_playing(self, nest_id: str) -> dict:
-        return self._db(nest_id).now_playing()
-
-    def version(self, nest_id: str) -> int:
-        return self._db(nest_id).version()
-
-    def names(self, nest_id: str, user_ids: list[str]) -> dict[str, dict]:
-        return self._db(nest_id).names(user_ids)
-
-
 class Fanout:
     """The process's single subscriber. ``add``/``remove`` listeners; ``stop`` ends it all."""
 
@@ -81,7 +65,7 @@ class Fanout:
             self._pubsub = ShardedSubscriber(client)  # its subscribe waits for confirmation
             self._confirming: dict[str, threading.Event] | None = None
         else:
-            self._client = _pubsub_client(client)
+            self._client = pubsub_client(client)
             self._pubsub = self._client.pubsub()
             # SUBSCRIBEs sent and not yet confirmed: a join published in the same event-loop
             # pass as an unconfirmed SUBSCRIBE may be handled first, and the joiner would miss
@@ -270,7 +254,7 @@ class Fanout:
 
     def _receive(self, raw: str) -> None:
         """The reader's way in: queue updates paced per nest (echonest.web.queue_pacing)."""
-        env = _parse_envelope(raw)
+        env = parse_envelope(raw)
         if env is None:
             return
         if env["event"] == events.QUEUE_UPDATE:
@@ -284,7 +268,7 @@ class Fanout:
 
     def dispatch(self, raw: str) -> None:
         """Fill in one published envelope's payload and hand its frames to local listeners."""
-        env = _parse_envelope(raw)
+        env = parse_envelope(raw)
         if env is not None:
             self._dispatch(env)
 
@@ -376,30 +360,3 @@ class Fanout:
         frames = FrameSet(env, legacy_position(data, playing))
         for listener in list(self._listeners.get(nest_id, ())):
             listener.deliver(frames.frame(listener.kind))
-
-
-def _parse_envelope(raw: Any) -> dict | None:
-    try:
-        env = json.loads(raw)
-    except (TypeError, ValueError):
-        log.warning("ignoring non-JSON pub/sub message %.200r", raw)
-        return None
-    if (not isinstance(env, dict) or env.get("event") not in events.EVENT_NAMES
-            or not isinstance(env.get("nest"), str)):
-        log.warning("ignoring malformed envelope %.200r", raw)
-        return None
-    env.setdefault("data", {})
-    env["v"] = int(env.get("v") or 0)
-    return env
-
-
-def _pubsub_client(client: redis.Redis) -> redis.Redis:
-    """A client on its own pool for the subscription, without redis-py's health-check PINGs:
-    those would be written from the reader thread, racing SUBSCRIBE writes; we ping ourselves
-    under the lock instead."""
-    pool = client.connection_pool
-    kwargs = dict(pool.connection_kwargs)
-    kwargs["health_check_interval"] = 0
-    kwargs["socket_timeout"] = None
-    return redis.Redis(connection_pool=redis.ConnectionPool(
-        connection_class=pool.connection_class, max_connections=2, **kwargs))
