@@ -36,6 +36,76 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 end
 """
 
+def _lua_pattern(family: str) -> str:
+    """``^QUEUE|(%d+)$``: a Lua pattern matching one item key family (relative to the nest)."""
+    escaped = "".join("%" + ch if ch in "^$()%.[]*+-?" else ch for ch in family)
+    return "^" + escaped + "(%d+)$"
+
+
+# The four key families an item's shown content lives in (queue_shapes.item_from_entry reads
+# exactly these): a guarded write to any of them marks the item changed at the new version.
+ITEM_FAMILIES = (keys.queue_item(""), keys.queue_votes(""), keys.queue_jams(""),
+                 keys.comments(""))
+
+# Incremental queue reads (echonest/queue_revs.py). Every guarded call also appends two
+# arguments (removed here): the nest's key prefix and its QUEUE_REVS zset. Inside the script
+# ``redis`` is shadowed by a wrapper that notes the item id of every non-read command on an
+# item key, so no body (queue, player, Bender, atomic.apply) can change an item unrecorded.
+REVS_WATCH = """
+local revs_redis = redis
+local revs_ids, revs_seen = {}, {}
+local REVS_NEST_LEN = #REVS_NEST
+local REVS_PATTERNS = {""" + ", ".join(f"'{_lua_pattern(f)}'" for f in ITEM_FAMILIES) + """}
+local REVS_READS = {HGET = 1, HGETALL = 1, HMGET = 1, HEXISTS = 1, HLEN = 1, HKEYS = 1,
+  HVALS = 1, SMEMBERS = 1, SCARD = 1, SISMEMBER = 1, LRANGE = 1, LLEN = 1, LINDEX = 1,
+  EXISTS = 1, TYPE = 1, TTL = 1, PTTL = 1}
+local REVS_MULTI = {DEL = 1, UNLINK = 1, RENAME = 1, RENAMENX = 1, COPY = 1, SMOVE = 1,
+  LMOVE = 1, RPOPLPUSH = 1, SUNIONSTORE = 1, SINTERSTORE = 1, SDIFFSTORE = 1}
+local function revs_note_key(k)
+  if type(k) ~= 'string' or string.sub(k, 1, REVS_NEST_LEN) ~= REVS_NEST then return end
+  local rest = string.sub(k, REVS_NEST_LEN + 1)
+  for _, pattern in ipairs(REVS_PATTERNS) do
+    local id = string.match(rest, pattern)
+    if id then
+      if not revs_seen[id] then revs_seen[id] = true; revs_ids[#revs_ids + 1] = id end
+      return
+    end
+  end
+end
+local function revs_note(cmd, ...)
+  if type(cmd) ~= 'string' then return end
+  cmd = string.upper(cmd)
+  if REVS_READS[cmd] then return end
+  local n = REVS_MULTI[cmd] and select('#', ...) or 1
+  for i = 1, n do revs_note_key((select(i, ...))) end
+end
+local redis = setmetatable({
+  call = function(...) revs_note(...); return revs_redis.call(...) end,
+  pcall = function(...) revs_note(...); return revs_redis.pcall(...) end,
+}, {__index = revs_redis})
+"""
+
+# After the version bump: each noted item still there gets score = the new version, a gone one
+# leaves. The lowest member ('~<since>:<time>', score 0) says from which version on the set
+# vouches for every change; it is written with the set's first member, so data from before
+# this code (or a deleted set) has no marker and readers fall back to a full read.
+REVS_RECORD = """
+if #revs_ids > 0 then
+  local first = revs_redis.call('ZRANGE', REVS_KEY, 0, 0, 'WITHSCORES')
+  if #first == 0 or first[2] ~= '0' or string.sub(first[1], 1, 1) ~= '~' then
+    local t = revs_redis.call('TIME')
+    revs_redis.call('ZADD', REVS_KEY, 0, '~' .. version .. ':' .. t[1] .. '.' .. t[2])
+  end
+  for _, id in ipairs(revs_ids) do
+    if revs_redis.call('EXISTS', REVS_NEST .. '""" + keys.queue_item("") + """' .. id) == 1 then
+      revs_redis.call('ZADD', REVS_KEY, version, id)
+    else
+      revs_redis.call('ZREM', REVS_KEY, id)
+    end
+  end
+end
+"""
+
 # Every guarded call appends one last argument (removed here, before the guard, so bodies never
 # see it): '' or a JSON "pre" step folded into the same round trip — rate-limit checks
 # ({key, limit, ttl, cost, retry, message}: cost 0 only reads, refusing at count >= limit;
@@ -44,7 +114,10 @@ end
 # anything else there refuses with STALENEST before any write).
 PRE = """
 local PRE_RAW = table.remove(ARGV)
-"""
+""" + """
+local REVS_KEY = table.remove(ARGV)
+local REVS_NEST = table.remove(ARGV)
+""" + REVS_WATCH
 
 PRE_CHECKS = """
 if PRE_RAW ~= '' then
@@ -87,6 +160,7 @@ end
 # Body scripts may set `event_data` (a JSON string) to override ARGV[3] and `skip_publish`.
 BUMP_AND_PUBLISH = """
 local version = redis.call('INCR', KEYS[3])
+""" + REVS_RECORD + """
 local event_name = ARGV[2]
 if event_name ~= '' and not skip_publish then
   local data = event_data or ARGV[3]
@@ -139,7 +213,8 @@ class GuardedScript:
             keys.pubsub_channel(nest_id),
         ]
         base_args = [nest_id, event, json.dumps(data or {}, separators=(",", ":"))]
-        tail = [json.dumps(pre, separators=(",", ":")) if pre else ""]
+        revs = [keys.nest_prefix(nest_id), keys.nest_key(nest_id, keys.QUEUE_REVS)]
+        tail = revs + [json.dumps(pre, separators=(",", ":")) if pre else ""]
         try:
             version, result = script(keys=base_keys + list(keys_),
                                      args=base_args + list(args) + tail, client=client)
