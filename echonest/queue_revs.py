@@ -17,6 +17,7 @@ order that neither the base nor the changes hold — the read is a full one.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from echonest import keys, user_names
@@ -58,9 +59,10 @@ _READ = ReadScript(READ_SINCE)
 
 class QueueBody(dict):
     """A queue body (the dict clients get) plus what a read from it needs, never sent: the revs
-    marker it was read under and the library index version its audio urls were resolved with."""
+    marker it was read under, the library index version its audio urls were resolved with, how
+    many queued items mention each person, and the stored name entries its ``users`` show."""
 
-    __slots__ = ("marker", "library")
+    __slots__ = ("marker", "library", "mentions", "names")
 
 
 def _library(client: Any) -> str | None:
@@ -92,23 +94,41 @@ def _read(db: Any, known: QueueBody | None, now: Any) -> QueueBody | None:
     fresh = {flat[i]: item_from_entry(flat[i + 1]) for i in range(0, len(flat), 2)}
     db._with_audio(list(fresh.values()))
     if incremental and known is not None:
-        items = _merged(known, order, fresh, library, db)
-        if items is None:
+        merged = _merged(known, order, fresh, library, db)
+        if merged is None:
             return None
+        items, mentions = merged
     else:
         items = [item for item in (fresh.get(i) for i in order) if item is not None]
+        mentions = _count(Counter(), items, 1)
     preview_row = preview_from_raw(preview)
     db._with_audio([preview_row])
+    people = [u for u, n in mentions.items() if n > 0]
+    raws = user_names.stored(db.redis, [*people, *user_names.ids_in([preview_row])])
+    held_raws, held_users = (known.names, known["users"]) if known else ({}, {})
+    users = {u: held_users[u] if u in held_users and held_raws.get(u, raws) == raw
+             else user_names.entry(u, raw) for u, raw in raws.items()}
     body = QueueBody(queue=items, preview=preview_row, version=int(version), now=iso(epoch(now)),
-                     users=db.names(user_names.ids_in([*items, preview_row])))
-    body.marker, body.library = marker, library
+                     users=users)
+    body.marker, body.library, body.mentions, body.names = marker, library, mentions, raws
     return body
 
 
+def _count(mentions: Counter, items: Any, step: int) -> Counter:
+    """``mentions`` with each item's people (user_names.ids_in) counted ``step`` more times."""
+    for item in items:
+        for user in user_names.ids_in([item]):
+            mentions[user] += step
+            if mentions[user] == 0:
+                del mentions[user]
+    return mentions
+
+
 def _merged(known: QueueBody, order: list, fresh: dict, library: str | None,
-            db: Any) -> list | None:
-    """The new order's items: changed ones fresh, the rest reused from ``known`` (their audio
-    url re-resolved only when the library changed); None if an id is in neither."""
+            db: Any) -> tuple[list, Counter] | None:
+    """The new order's items (changed ones fresh, the rest reused from ``known``, their audio
+    url re-resolved only when the library changed) and who they mention; None if an id is in
+    neither the changes nor ``known``."""
     held = {item["id"]: item for item in known["queue"]}
     same_library = library is not None and library == known.library
     items = []
@@ -124,4 +144,7 @@ def _merged(known: QueueBody, order: list, fresh: dict, library: str | None,
         if not same_library:
             item = {**item, "audio_url": audio_url(item.get("uri"), db.redis)}
         items.append(item)
-    return items
+    # Who the queue mentions: the held count, less the items gone or replaced, plus the fresh.
+    leaving = held.keys() - set(order) | held.keys() & fresh.keys()
+    mentions = _count(Counter(known.mentions), (held[i] for i in leaving), -1)
+    return items, _count(mentions, (item for item in fresh.values() if item is not None), 1)

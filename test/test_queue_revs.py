@@ -292,13 +292,12 @@ def test_the_fanout_sends_incrementally_built_bodies(r):
     fan = Fanout(r, NestReader(lambda n: _db(r, n)), position_seconds=3600)
     listener = Listener("main", WS)
     fan._listeners.setdefault("main", set()).add(listener)
-    for write in (lambda: db.vote(ids[3], USERS[1], True),
-                  lambda: db.add_comment(ids[7], USERS[2], "hey", now=T0),
-                  lambda: db.remove(ids[0], USERS[0], allowed=True),
-                  lambda: db.advance(T0)):
+    for write, kind in ((lambda: db.vote(ids[3], USERS[1], True), events.QUEUE_UPDATE),
+                        (lambda: db.add_comment(ids[7], USERS[2], "hey", now=T0),
+                         events.QUEUE_UPDATE),
+                        (lambda: db.remove(ids[0], USERS[0], allowed=True), events.QUEUE_UPDATE),
+                        (lambda: db.advance(T0), events.NOW_PLAYING)):
         write()
-        kind = events.NOW_PLAYING if write.__code__.co_names[-1] == "advance" else \
-            events.QUEUE_UPDATE
         fan.dispatch(events.dumps(events.envelope(kind, "main", db.version())))
         frames = []
         while (frame := listener.next_frame(timeout=0)) is not None:
