@@ -55,6 +55,7 @@ return {version, redis.call('GET', PREVIEW) or '', marker, incremental and 1 or 
 """
 
 _READ = ReadScript(READ_SINCE)
+_NONE = object()  # no stored name entry held (None is one: "never signed in")
 
 
 class QueueBody(dict):
@@ -106,7 +107,7 @@ def _read(db: Any, known: QueueBody | None, now: Any) -> QueueBody | None:
     people = [u for u, n in mentions.items() if n > 0]
     raws = user_names.stored(db.redis, [*people, *user_names.ids_in([preview_row])])
     held_raws, held_users = (known.names, known["users"]) if known else ({}, {})
-    users = {u: held_users[u] if u in held_users and held_raws.get(u, raws) == raw
+    users = {u: held_users[u] if u in held_users and held_raws.get(u, _NONE) == raw
              else user_names.entry(u, raw) for u, raw in raws.items()}
     body = QueueBody(queue=items, preview=preview_row, version=int(version), now=iso(epoch(now)),
                      users=users)
