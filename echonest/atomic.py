@@ -54,30 +54,39 @@ ITEM_FAMILIES = (keys.queue_item(""), keys.queue_votes(""), keys.queue_jams(""),
 REVS_WATCH = """
 local revs_redis = redis
 local revs_ids, revs_seen = {}, {}
-local REVS_NEST_LEN = #REVS_NEST
-local REVS_PATTERNS = {""" + ", ".join(f"'{_lua_pattern(f)}'" for f in ITEM_FAMILIES) + """}
-local REVS_READS = {HGET = 1, HGETALL = 1, HMGET = 1, HEXISTS = 1, HLEN = 1, HKEYS = 1,
-  HVALS = 1, SMEMBERS = 1, SCARD = 1, SISMEMBER = 1, LRANGE = 1, LLEN = 1, LINDEX = 1,
-  EXISTS = 1, TYPE = 1, TTL = 1, PTTL = 1}
-local REVS_MULTI = {DEL = 1, UNLINK = 1, RENAME = 1, RENAMENX = 1, COPY = 1, SMOVE = 1,
-  LMOVE = 1, RPOPLPUSH = 1, SUNIONSTORE = 1, SINTERSTORE = 1, SDIFFSTORE = 1}
-local function revs_note_key(k)
-  if type(k) ~= 'string' or string.sub(k, 1, REVS_NEST_LEN) ~= REVS_NEST then return end
-  local rest = string.sub(k, REVS_NEST_LEN + 1)
-  for _, pattern in ipairs(REVS_PATTERNS) do
-    local id = string.match(rest, pattern)
-    if id then
-      if not revs_seen[id] then revs_seen[id] = true; revs_ids[#revs_ids + 1] = id end
-      return
-    end
-  end
+local REVS_AT = #REVS_NEST + 1
+-- Commands whose later arguments may be keys too, searched as text (no table to build per
+-- call; a name that merely contains one of these only costs a look at its arguments).
+local REVS_MULTI = ' DEL UNLINK EXISTS RENAME RENAMENX COPY SMOVE LMOVE RPOPLPUSH SORT MSET '
+  .. 'MSETNX SUNIONSTORE SINTERSTORE SDIFFSTORE ZUNIONSTORE ZINTERSTORE ZDIFFSTORE ZRANGESTORE '
+local REVS_READS = nil  -- built on the first call that names an item key
+-- The item id if ``k`` is one of this nest's item keys (most keys fail on one byte).
+local function revs_item(k)
+  if type(k) ~= 'string' then return nil end
+  local b = string.byte(k, REVS_AT)
+  if not (""" + " or ".join(f"b == {b}" for b in sorted({ord(f[0]) for f in ITEM_FAMILIES})) \
+    + """) or string.find(k, REVS_NEST, 1, true) ~= 1 then return nil end
+  return """ + "\n    or ".join(f"string.match(k, '{_lua_pattern(f)}', REVS_AT)"
+                                for f in ITEM_FAMILIES) + """
 end
-local function revs_note(cmd, ...)
-  if type(cmd) ~= 'string' then return end
-  cmd = string.upper(cmd)
-  if REVS_READS[cmd] then return end
-  local n = REVS_MULTI[cmd] and select('#', ...) or 1
-  for i = 1, n do revs_note_key((select(i, ...))) end
+local function revs_add(id)
+  if id and not revs_seen[id] then revs_seen[id] = true; revs_ids[#revs_ids + 1] = id end
+end
+local function revs_note(cmd, k, ...)
+  local id = revs_item(k)
+  if id then
+    -- The reads the scripts make of item keys; any other command on one is a change (when in
+    -- doubt, record: a needless record only costs a re-read of that item). Upper case, as
+    -- every script spells commands (test/test_queue_revs.py checks).
+    REVS_READS = REVS_READS or {HGET = 1, HMGET = 1, HGETALL = 1, HEXISTS = 1, HLEN = 1,
+      SMEMBERS = 1, SCARD = 1, SISMEMBER = 1, LRANGE = 1, LLEN = 1, LINDEX = 1, EXISTS = 1}
+    if REVS_READS[cmd] then return end
+    revs_add(id)
+  elseif select('#', ...) == 0 or type(cmd) ~= 'string'
+      or not string.find(REVS_MULTI, cmd, 1, true) then
+    return
+  end
+  for i = 1, select('#', ...) do revs_add(revs_item((select(i, ...)))) end
 end
 local redis = setmetatable({
   call = function(...) revs_note(...); return revs_redis.call(...) end,
@@ -258,6 +267,8 @@ def apply(client: redis.Redis, nest_id: str, commands: list[list[Any]], *, event
     ``commands`` are full Redis commands with already-prefixed keys, e.g.
     ``[["SET", "NEST:main|MISC|volume", 40]]``. Returns the new nest version.
     """
+    # Command names in upper case, as the revs watch (REVS_WATCH) reads them.
+    commands = [[str(cmd[0]).upper(), *cmd[1:]] for cmd in commands]
     version, _ = _APPLY(client, nest_id, args=[json.dumps(commands)], event=event, data=data,
                         pre=pre)
     return version

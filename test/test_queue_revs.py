@@ -332,3 +332,27 @@ def test_library_changes_re_resolve_audio_urls_of_unchanged_items(r, own_library
     assert _without_now(body) == _without_now(db.queue_body())
     gone = next(item for item in body["queue"] if item["uri"] == tracks[0].uri)
     assert gone["audio_url"] is None
+
+
+def test_every_script_spells_redis_commands_in_upper_case():
+    """The revs watch tells reads from writes by the command's name as written (atomic.py):
+    a lower-case name would be taken for a write, or miss keys after the first."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sources = [*root.glob("*.py"), *(root / "echonest").rglob("*.py")]
+    calls = re.compile(r"redis\.p?call\(\s*'([^']*)'")
+    found = {name for path in sources for name in calls.findall(path.read_text())}
+    assert "HSET" in found and "ZADD" in found  # the scan sees the scripts
+    assert not [name for name in found if name != name.upper()]
+
+
+def test_atomic_apply_records_item_writes_whatever_the_case(r):
+    db = _db(r, "main")
+    item_id = db.add_song(_track(1), USERS[0], now=T0)["id"]
+    held = queue_revs.queue_body(db)
+    atomic.apply(r, "main", [["hset", db._key(keys.queue_item(item_id)), "title", "Lower"]])
+    body = queue_revs.queue_body(db, held)
+    assert body["queue"][0]["title"] == "Lower"
+    assert _without_now(body) == _without_now(db.queue_body())
