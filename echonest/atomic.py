@@ -2,8 +2,10 @@
 
 Every write runs inside one Lua script that (1) refuses when the nest is not in the registry or
 is being deleted — so no writer can recreate a deleted nest's keys — (2) applies the writes,
-(3) bumps the nest version and (4) publishes one event envelope on the nest's channel. Scripts
-run atomically in Redis, so a user action fully happens or not at all, in one round trip.
+(3) bumps the nest version, (4) records which queue items' content it changed, at that version
+(``QUEUE_REVS``: the fan-out then re-reads only those, echonest/queue_revs.py) and (5) publishes
+one event envelope on the nest's channel. Scripts run atomically in Redis, so a user action
+fully happens or not at all, in one round trip.
 
 Actions with read-modify-write rules (votes, fair ordering, limits) get their own script body
 via ``GuardedScript``: the shared ``GUARD`` and ``BUMP_AND_PUBLISH`` snippets wrap it.
@@ -35,6 +37,7 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
   return redis.error_reply('NESTGONE nest ' .. nest_id .. ' is being deleted')
 end
 """
+
 
 def _lua_pattern(family: str) -> str:
     """``^QUEUE|(%d+)$``: a Lua pattern matching one item key family (relative to the nest)."""
@@ -116,14 +119,13 @@ end
 """
 
 # Every guarded call appends one last argument (removed here, before the guard, so bodies never
-# see it): '' or a JSON "pre" step folded into the same round trip — rate-limit checks
+# see it; the two revs arguments before it likewise): '' or a JSON "pre" step folded into the same round trip — rate-limit checks
 # ({key, limit, ttl, cost, retry, message}: cost 0 only reads, refusing at count >= limit;
 # cost > 0 counts, refusing above limit), ``touch`` (the nest's new last_activity) and ``meta``
 # (the SHA-1 of the nest's registry JSON without last_activity, as the caller decided on it:
 # anything else there refuses with STALENEST before any write).
 PRE = """
 local PRE_RAW = table.remove(ARGV)
-""" + """
 local REVS_KEY = table.remove(ARGV)
 local REVS_NEST = table.remove(ARGV)
 """ + REVS_WATCH
