@@ -97,23 +97,25 @@ local redis = setmetatable({
 }, {__index = revs_redis})
 """
 
-# After the version bump: each noted item still there gets score = the new version, a gone one
-# leaves. The lowest member ('~<since>:<time>', score 0) says from which version on the set
-# vouches for every change; it is written with the set's first member, so data from before
-# this code (or a deleted set) has no marker and readers fall back to a full read.
+# After the version bump, on every guarded write: each noted item still there gets score = the
+# new version, a gone one leaves. Two members that are not items say how far the set vouches:
+# '^' (score -v) is the last version this code recorded, and the marker '~<since>:<time>'
+# (score 0) the version from which no write went unrecorded. A write finding that the version
+# before its own was not recorded here (data from before this code, a deleted set, a process
+# still running older code during a rolling upgrade) starts a new marker; readers holding a body
+# under the old one read in full.
 REVS_RECORD = """
-if #revs_ids > 0 then
-  local first = revs_redis.call('ZRANGE', REVS_KEY, 0, 0, 'WITHSCORES')
-  if #first == 0 or first[2] ~= '0' or string.sub(first[1], 1, 1) ~= '~' then
-    local t = revs_redis.call('TIME')
-    revs_redis.call('ZADD', REVS_KEY, 0, '~' .. version .. ':' .. t[1] .. '.' .. t[2])
-  end
-  for _, id in ipairs(revs_ids) do
-    if revs_redis.call('EXISTS', REVS_NEST .. '""" + keys.queue_item("") + """' .. id) == 1 then
-      revs_redis.call('ZADD', REVS_KEY, version, id)
-    else
-      revs_redis.call('ZREM', REVS_KEY, id)
-    end
+if tonumber(revs_redis.call('ZSCORE', REVS_KEY, '^') or '1') ~= 1 - version then
+  local t = revs_redis.call('TIME')
+  revs_redis.call('ZREMRANGEBYSCORE', REVS_KEY, 0, 0)
+  revs_redis.call('ZADD', REVS_KEY, 0, '~' .. version .. ':' .. t[1] .. '.' .. t[2])
+end
+revs_redis.call('ZADD', REVS_KEY, -version, '^')
+for _, id in ipairs(revs_ids) do
+  if revs_redis.call('EXISTS', REVS_NEST .. '""" + keys.queue_item("") + """' .. id) == 1 then
+    revs_redis.call('ZADD', REVS_KEY, version, id)
+  else
+    revs_redis.call('ZREM', REVS_KEY, id)
   end
 end
 """

@@ -36,12 +36,13 @@ local base, base_marker = tonumber(ARGV[5]) or 0, ARGV[6]
 """ + ITEM_ENTRY + """
 local version = tonumber(redis.call('GET', VERSION) or '0')
 local order = redis.call('ZRANGE', PQ, 0, -1)
-local first = redis.call('ZRANGE', REVS, 0, 0, 'WITHSCORES')
-local marker = ''
-if #first == 2 and first[2] == '0' and string.sub(first[1], 1, 1) == '~' then marker = first[1] end
+-- The set vouches for changes after ``base`` when its marker is the one the base was read
+-- under and the newest version was recorded too (echonest/atomic.py, REVS_RECORD).
+local marker = redis.call('ZRANGEBYSCORE', REVS, 0, 0)[1] or ''
 local since = tonumber(string.match(marker, '^~(%d+):') or '')
+local recorded = tonumber(redis.call('ZSCORE', REVS, '^') or '1') == -version
 local incremental = base_marker ~= '' and marker == base_marker and since ~= nil
-  and base >= since and version >= base
+  and base >= since and version >= base and recorded
 local entries = {}
 local ids = order
 if incremental then ids = redis.call('ZRANGEBYSCORE', REVS, '(' .. base, '+inf') end

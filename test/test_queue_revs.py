@@ -224,7 +224,7 @@ def test_data_without_the_revs_set_is_read_in_full_and_right(r, monkeypatch):
     ids = [db.add_song(_track(n), USERS[0], now=T0)["id"] for n in range(6)]
     held = queue_revs.queue_body(db)
     revs = db._key(keys.QUEUE_REVS)
-    assert r.zcard(revs) == 7  # six items and the marker
+    assert r.zcard(revs) == 8  # six items, the marker and the last version recorded
     # As if written by code from before the set existed: the set is gone, items keep changing.
     r.delete(revs)
     atomic.apply(r, "main", [["HSET", db._key(keys.queue_item(ids[2])), "title", "Changed"]])
@@ -243,6 +243,25 @@ def test_data_without_the_revs_set_is_read_in_full_and_right(r, monkeypatch):
     nxt = queue_revs.queue_body(db, body)
     assert _without_now(nxt) == _without_now(db.queue_body())
     assert built.count == 1
+
+
+def test_a_write_by_code_that_does_not_record_forces_a_full_read(r):
+    """A rolling upgrade: a process still on older code bumps the version and changes an item
+    without recording it; later recorded writes must not hide that change."""
+    db = _db(r, "main")
+    ids = [db.add_song(_track(n), USERS[0], now=T0)["id"] for n in range(5)]
+    held = queue_revs.queue_body(db)
+    old_code = "redis.call('INCR', KEYS[1]); redis.call('HSET', KEYS[2], 'title', 'By old code')"
+    r.eval(old_code, 2, db._key(keys.VERSION), db._key(keys.queue_item(ids[1])))
+    db.vote(ids[3], USERS[1], True)  # recorded, after the unrecorded one
+    body = queue_revs.queue_body(db, held)
+    assert body["queue"][1]["title"] == "By old code"
+    assert _without_now(body) == _without_now(db.queue_body())
+    # Read right after the unrecorded write, too (it was the newest version).
+    r.eval(old_code.replace("By old code", "Again"), 2, db._key(keys.VERSION),
+           db._key(keys.queue_item(ids[2])))
+    body = queue_revs.queue_body(db, body)
+    assert _without_now(body) == _without_now(db.queue_body())
 
 
 def test_a_flushed_database_is_never_patched_onto_an_old_body(r, monkeypatch):
