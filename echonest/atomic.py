@@ -62,7 +62,13 @@ local REVS_AT = #REVS_NEST + 1
 -- call; a name that merely contains one of these only costs a look at its arguments).
 local REVS_MULTI = ' DEL UNLINK EXISTS RENAME RENAMENX COPY SMOVE LMOVE RPOPLPUSH SORT MSET '
   .. 'MSETNX SUNIONSTORE SINTERSTORE SDIFFSTORE ZUNIONSTORE ZINTERSTORE ZDIFFSTORE ZRANGESTORE '
-local REVS_READS = nil  -- built on the first call that names an item key
+-- Commands that never write: passed over before any key is looked at. Any other command on an
+-- item key counts as a change (when in doubt, record: a needless record only costs a re-read
+-- of that item). Upper case, as every script spells commands (test/test_queue_revs.py checks).
+local REVS_READS = {GET = 1, MGET = 1, EXISTS = 1, TYPE = 1, TTL = 1, PTTL = 1, HGET = 1,
+  HMGET = 1, HGETALL = 1, HEXISTS = 1, HLEN = 1, HKEYS = 1, HVALS = 1, SMEMBERS = 1, SCARD = 1,
+  SISMEMBER = 1, LRANGE = 1, LLEN = 1, LINDEX = 1, ZRANGE = 1, ZRANGEBYSCORE = 1, ZRANK = 1,
+  ZREVRANK = 1, ZSCORE = 1, ZCARD = 1, ZCOUNT = 1, TIME = 1}
 -- The item id if ``k`` is one of this nest's item keys (most keys fail on one byte).
 local function revs_item(k)
   if type(k) ~= 'string' then return nil end
@@ -76,14 +82,9 @@ local function revs_add(id)
   if id and not revs_seen[id] then revs_seen[id] = true; revs_ids[#revs_ids + 1] = id end
 end
 local function revs_note(cmd, k, ...)
+  if REVS_READS[cmd] then return end
   local id = revs_item(k)
   if id then
-    -- The reads the scripts make of item keys; any other command on one is a change (when in
-    -- doubt, record: a needless record only costs a re-read of that item). Upper case, as
-    -- every script spells commands (test/test_queue_revs.py checks).
-    REVS_READS = REVS_READS or {HGET = 1, HMGET = 1, HGETALL = 1, HEXISTS = 1, HLEN = 1,
-      SMEMBERS = 1, SCARD = 1, SISMEMBER = 1, LRANGE = 1, LLEN = 1, LINDEX = 1, EXISTS = 1}
-    if REVS_READS[cmd] then return end
     revs_add(id)
   elseif select('#', ...) == 0 or type(cmd) ~= 'string'
       or not string.find(REVS_MULTI, cmd, 1, true) then
