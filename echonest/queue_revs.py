@@ -11,8 +11,9 @@ reads").
 
 The result equals what a full read (``db.DB.queue_body``) returns at that version, apart from
 ``now``. Whenever that cannot be vouched for — no base, a base from another marker (data from
-before the revs set, a deleted set, a flushed database), a version gone backwards, an id in the
-order that neither the base nor the changes hold — the read is a full one.
+before the revs set, a deleted set, a flushed database, a version some writer did not record),
+a version gone backwards, an id in the order that neither the base nor the changes hold — the
+read is a full one.
 """
 
 from __future__ import annotations
