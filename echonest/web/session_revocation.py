@@ -34,7 +34,7 @@ def is_revoked(client: Any, sid: str, trust_seconds: float) -> bool:
     now = _clock()
     if _live_until.get(sid, 0.0) > now:
         return False
-    if client.exists(_key(sid)):
+    if _exists(client, _key(sid)):
         _live_until.pop(sid, None)
         return True
     trust(sid, trust_seconds)
@@ -64,11 +64,17 @@ def live_check(client: Any, sid: str) -> Callable[[], bool]:
 
     def session_live() -> bool:
         try:
-            return not client.exists(key)
+            return not _exists(client, key)
         except Exception:
             return True  # Redis blipped: keep the stream; the next check decides
 
     return session_live
+
+
+def _exists(client: Any, key: str) -> bool:
+    """One EXISTS sent as is: a cluster client's ``exists()`` would first split its keys by
+    slot and build a pipeline, even for one key."""
+    return bool(client.execute_command("EXISTS", key))
 
 
 def _forget_expired(now: float) -> None:
