@@ -10,7 +10,7 @@ from typing import Any
 import redis
 
 from config import CONF
-from echonest import cluster_registry, events, keys, membership
+from echonest import cluster_registry, events, keys, membership, nest_deletion
 from echonest.errors import (
     EchoNestError,
     Forbidden,
@@ -37,7 +37,6 @@ from echonest.nest_names import (
 from echonest.nest_names import generate_code as _random_code
 from echonest.nest_registry import (
     CREATE_LUA,
-    DELETE_START,
     TOUCH,
     UPDATE,
     as_utc,
@@ -52,7 +51,6 @@ __all__ = [
     "member_key", "members_key", "pubsub_channel", "refresh_member_ttl", "should_delete_nest",
 ]
 
-_DELETE_SCAN_COUNT = 1000
 _GENRE_BY_NAME = {name.lower(): genre for name, genre in THEMED_NAMES.items()}
 
 
@@ -338,59 +336,15 @@ class NestManager:
         nest_id = check_nest_id(nest_id)
         if nest_id == MAIN_NEST_ID:
             raise Forbidden("the Home Nest cannot be deleted")
-        if keys.cluster_layout():
-            return cluster_registry.delete(self, nest_id, only_if_idle_since)
-        try:
-            _, started = DELETE_START(
-                self.redis, nest_id,
-                keys_=[keys.nest_code(nest_id), keys.members_key(nest_id),
-                       keys.nest_key(nest_id, keys.PRIORITY_QUEUE), keys.NESTS_BEING_DELETED],
-                args=[only_if_idle_since or "", keys.nest_code(""), keys.member_key(nest_id, ""),
-                      int(utc_now().timestamp())],
-                event=events.NEST_DELETED)
-        except EchoNestError as exc:
-            if not isinstance(exc, NestGone):
-                raise script_error(exc) from None
-            # Another caller is mid-delete, or the nest is half-deleted after a crash: finish it.
-            if self.redis.exists(keys.nest_deleting(nest_id)):
-                self._purge(nest_id)
-                return True
-            raise NotFound("no such nest") from None
-        if not started:
-            return False
-        self._purge(nest_id)
-        return True
+        return nest_deletion.delete(self, nest_id, only_if_idle_since)
 
     def finish_deletes(self, *, now: datetime | None = None,
                        older_than_seconds: int = 600) -> list[str]:
         """Finish deletes a crash interrupted (started over ``older_than_seconds`` ago)."""
-        cutoff = (now or utc_now()).timestamp() - older_than_seconds
-        finished = []
-        if keys.cluster_layout():
-            finished += cluster_registry.finish_orphans(self)
-        for nest_id in self.redis.smembers(keys.NESTS_BEING_DELETED):
-            started = self.redis.get(keys.nest_deleting(nest_id))
-            try:
-                stale = started is None or float(started) <= cutoff
-            except ValueError:
-                stale = True
-            if stale and not self.redis.hexists(keys.NESTS_REGISTRY, nest_id):
-                self._purge(nest_id)
-                finished.append(nest_id)
-        return finished
+        return nest_deletion.finish(self, (now or utc_now()).timestamp() - older_than_seconds)
 
     def _purge(self, nest_id: str) -> None:
-        # Writers are refused once the registry entry is gone, so this sweep is final; the
-        # marker keeps the code from being reused until the sweep is done.
-        client = self.redis
-        if keys.cluster_layout():
-            cluster_registry.purge_slot(client, nest_id)
-        else:
-            for batch in _scan_batches(client, keys.nest_pattern(nest_id)):
-                client.unlink(*batch)
-        client.srem(keys.player_bucket_nests(player_bucket(nest_id)), nest_id)
-        client.delete(keys.nest_deleting(nest_id))
-        client.srem(keys.NESTS_BEING_DELETED, nest_id)
+        nest_deletion.purge(self.redis, nest_id)
 
     # --- membership ----------------------------------------------------------------------
     def join_nest(self, nest_id: str, email: str, *, now: datetime | None = None) -> int:
@@ -421,16 +375,6 @@ class NestManager:
     def live_member_counts(self, nest_ids: list[str]) -> dict[str, int]:
         """Read-only live counts for many nests in at most two round trips."""
         return membership.live_member_counts(self.redis, nest_ids)
-
-
-def _scan_batches(client: redis.Redis, pattern: str):
-    cursor = 0
-    while True:
-        cursor, found = client.scan(cursor=cursor, match=pattern, count=_DELETE_SCAN_COUNT)
-        if found:
-            yield found
-        if cursor == 0:
-            return
 
 
 def player_bucket(nest_id: str) -> int:

@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_ops.py --only ops --seconds 5 --clients 1 8 32 [--ops-web 1 2]
     .venv/bin/python bench/bench_ops.py --only fanout --listeners 100 1000 --web 1 2
     .venv/bin/python bench/bench_ops.py --only memory --idle 10000
+    .venv/bin/python bench/bench_ops.py --only ops --clients 32 --pin-web   # server on its own CPU
 
 A private embedded Valkey and real web processes (``python -m echonest.web.server`` on ports
 5140+), guests signed in through the real login page, clients in separate processes
@@ -72,7 +73,11 @@ def main() -> int:
     parser.add_argument("--web", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--idle", type=int, default=10000)
     parser.add_argument("--burst", type=int, default=500)
+    parser.add_argument("--pin-web", action="store_true",
+                        help="web processes on the last CPU, everything else on the others")
     opts = parser.parse_args()
+    if opts.pin_web:
+        os.environ["BENCH_PIN_WEB"] = "1"
     os.environ.update({"MUSIC_DIR": "", "DEMO_MUSIC": "false", "SKIP_SPOTIFY_PREFETCH": "1"})
     with tempfile.TemporaryDirectory(prefix="echonest-bench-") as tmp:
         for name in ("engine", *SCENARIOS):

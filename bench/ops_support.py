@@ -52,6 +52,7 @@ def web_servers(redis_url: str, count: int, data_dir: str, **conf):
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         urls.append(f"http://127.0.0.1:{port}")
     WATCH["web"] = [p.pid for p in procs]
+    pin_web_processes(WATCH["web"])
     try:
         for url, proc in zip(urls, procs, strict=True):
             wait_healthy(url, proc, timeout=30)
@@ -262,6 +263,21 @@ class RawHTTP:
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)")
 
 WATCH: dict[str, list[int]] = {"web": [], "redis": []}  # pids whose CPU time is charged per op
+
+
+def pin_web_processes(web_pids: list[int]) -> None:
+    """With BENCH_PIN_WEB=1 (``bench_ops.py --pin-web``): the web processes get the last CPU to
+    themselves and this harness, its client processes (forked later) and the engine the others,
+    as if the clients were phones elsewhere. On a 2-core box the 32 client threads otherwise
+    take turns on the server's core, and their scheduling shows up in its percentiles."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if os.environ.get("BENCH_PIN_WEB") != "1" or len(cpus) < 2:
+        return
+    web, rest = {cpus[-1]}, set(cpus[:-1])
+    for pid in web_pids:
+        os.sched_setaffinity(pid, web)
+    for pid in (os.getpid(), *WATCH["redis"]):
+        os.sched_setaffinity(pid, rest)
 
 
 def cpu_seconds(kind: str) -> float:

@@ -30,6 +30,38 @@ def test_a_cookie_captured_before_logout_is_refused_after_it(app):
     assert _replay(app, captured).get("/").status_code == 302  # to the sign-in page
 
 
+def test_a_logout_served_by_another_process_ends_the_session_within_the_trust_window(
+        r, monkeypatch):
+    """A process trusts its last "still signed in" answer for SESSION_CHECK_SECONDS; a logout
+    another process served (only its mark in Redis reaches this one) is honoured once that ends.
+    Both apps share this test's module memory, so the other process's logout is replayed as
+    its Redis write alone."""
+    from echonest import keys
+    from echonest.web import session_revocation
+
+    now = [1000.0]
+    monkeypatch.setattr(session_revocation, "_clock", lambda: now[0])
+    here = make_app(r, SESSION_CHECK_SECONDS=2)
+    victim = here.test_client()
+    assert guest_sign_in(victim, "Victim").status_code == 302
+    captured = victim.get_cookie(COOKIE).value
+    assert _replay(here, captured).get("/api/nests/main").status_code == 200
+    sid = here.session_interface.open_session(here, _cookie_request(here, captured))["sid"]
+    r.set(keys.session_revoked(sid), 1, ex=60)  # what /logout on another process writes
+    now[0] += 1.0
+    assert _replay(here, captured).get("/api/nests/main").status_code == 200  # within 2 s
+    now[0] += 1.5
+    assert _replay(here, captured).get("/api/nests/main").status_code == 401
+    assert _replay(here, captured).get("/api/nests/main").status_code == 401
+
+
+def _cookie_request(app, cookie_value):
+    from werkzeug.test import EnvironBuilder
+
+    env = EnvironBuilder(headers={"Cookie": f"{COOKIE}={cookie_value}"}).get_environ()
+    return app.request_class(env)
+
+
 def test_logout_of_one_session_leaves_the_users_other_sessions_alone(app):
     laptop, phone = app.test_client(), app.test_client()
     for client in (laptop, phone):

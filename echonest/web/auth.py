@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, jsonify, redirect, request, session, url_for
 
 from echonest.errors import Forbidden
-from echonest.web import context
+from echonest.web import context, session_revocation
 from echonest.web.errors import error_body, wants_json
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def credential_checker() -> Callable[[], bool] | None:
     """For a long-lived stream, a check that what opened it still holds: revoking a per-user or
     sync token (or retiring a sync token's invite code) or signing the session out ends its
     open streams (SSE within one keepalive, WebSockets within one heartbeat)."""
-    from echonest import keys, user_tokens
+    from echonest import user_tokens
 
     user = current_user()
     if user is None:
@@ -147,15 +147,7 @@ def credential_checker() -> Callable[[], bool] | None:
         sid = session.get(SESSION_ID)
         if not isinstance(sid, str) or not sid:
             return None
-        revoked_key = keys.session_revoked(sid[:64])
-
-        def session_live() -> bool:
-            try:
-                return not client.exists(revoked_key)
-            except Exception:
-                return True  # Redis blipped: keep the stream; the next check decides
-
-        return session_live
+        return session_revocation.live_check(client, sid)
     presented = request.headers.get("Authorization", "").partition(" ")[2].strip()
 
     def still_valid() -> bool:
@@ -208,28 +200,23 @@ SESSION_ID = "sid"
 
 
 def _session_revoked() -> bool:
-    """One EXISTS per request (cached with the user in ``g``): was this session signed out?
-
-    Sessions from before ids existed get one now, so from their next logout on they can be
-    ended too.
-    """
+    """Was this session signed out (echonest.web.session_revocation)? Sessions from before ids
+    existed get one now, so from their next logout on they can be ended too."""
     sid = session.get(SESSION_ID)
+    trust = float(context.conf().SESSION_CHECK_SECONDS or 0)
     if not isinstance(sid, str) or not sid:
-        session[SESSION_ID] = secrets.token_urlsafe(18)
+        session[SESSION_ID] = sid = secrets.token_urlsafe(18)
+        session_revocation.trust(sid, trust)
         return False
-    from echonest import keys
-
-    return bool(context.redis().exists(keys.session_revoked(sid[:64])))
+    return session_revocation.is_revoked(context.redis(), sid, trust)
 
 
 def _revoke_session() -> None:
     sid = session.get(SESSION_ID)
     if not isinstance(sid, str) or not sid:
         return
-    from echonest import keys
-
     lifetime = int(current_app.permanent_session_lifetime.total_seconds())
-    context.redis().set(keys.session_revoked(sid[:64]), 1, ex=max(lifetime, 1))
+    session_revocation.revoke(context.redis(), sid, lifetime)
 
 
 def sign_in(user: User) -> User:
@@ -239,7 +226,8 @@ def sign_in(user: User) -> User:
     record.pop("is_admin")  # recomputed per request from ADMIN_EMAILS
     record.pop("token_scope")
     session["user"] = record
-    session[SESSION_ID] = secrets.token_urlsafe(18)
+    session[SESSION_ID] = sid = secrets.token_urlsafe(18)
+    session_revocation.trust(sid, float(context.conf().SESSION_CHECK_SECONDS or 0))
     session["csrf"] = secrets.token_urlsafe(32)
     session.permanent = True
     g._echonest_user = _session_user()
