@@ -48,6 +48,7 @@ from echonest.queue_shapes import (
     iso,
     item_from_entry,
     pairs,
+    preview_from_raw,
     preview_item,
     track_fields,
 )
@@ -123,7 +124,7 @@ class DB:
     def queue_body(self, now: Any = None) -> dict:
         version, preview, queue, *_ = self._read(queue=True)
         items = [item for item in map(item_from_entry, queue or []) if item]
-        preview_row = _preview(preview)
+        preview_row = preview_from_raw(preview)
         self._with_audio([*items, preview_row])
         return {
             "queue": items,
@@ -307,16 +308,6 @@ class DB:
                 "title": song.get("title", ""), "artist": song.get("artist", ""),
                 "album": song.get("album", ""), "duration": float(song.get("duration") or 0),
                 "started": iso(float(song["started"])), "ended": iso(float(song["ended"]))}
-
-
-def _preview(raw: str) -> dict | None:
-    if not raw:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def due_nests(client: redis.Redis, nest_ids: list[str], now: Any = None) -> list[str]:

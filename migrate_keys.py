@@ -75,6 +75,10 @@ def migrate(redis_client: redis.Redis | None = None, dry_run: bool = False) -> d
         elif outcome == 0:
             report["skipped_existing"] += 1
             log.warning("not migrating %s: %s already exists (left both untouched)", key, target)
+    if report["migrated"] and not dry_run:
+        # Moved item keys were written without recording them (echonest/queue_revs.py): the
+        # fan-out must read main's queue in full until the next write starts a new record.
+        client.delete(keys.nest_key(MAIN, keys.QUEUE_REVS))
     level = logging.INFO if not report["skipped_existing"] else logging.WARNING
     log.log(level, "migration %s: %s", "dry run" if dry_run else "done", report)
     return report

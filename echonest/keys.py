@@ -207,6 +207,11 @@ QUEUE_INDEXED = "QUEUE|INDEX|count"
 def queue_by_adder(user: str) -> str:
     return f"QUEUE|INDEX|by-adder|{user}"
 
+# Per item id, the nest version at which its shown content (hash, votes, jams, comments) last
+# changed (zset), plus one marker member saying since when it vouches (echonest/queue_revs.py):
+# lets the fan-out re-read only what changed.
+QUEUE_REVS = "QUEUE|REVS"
+
 # Per-member open-connection counts (hash email → n): a member leaves with their last tab.
 MEMBERS_CONN = "MEMBERS-CONN"
 

@@ -38,7 +38,8 @@ def diff(old: dict, new: dict) -> dict | None:
     start = stop = -1
     for item in new_queue:
         i = index.get(item["id"])
-        if i is None or old_queue[i] != item:
+        # Bodies built incrementally (echonest.queue_revs) reuse unchanged item dicts.
+        if i is None or (old_queue[i] is not item and old_queue[i] != item):
             changed.append(item)
         if i is not None and i == stop:
             stop += 1

@@ -173,6 +173,17 @@ def item_from_entry(entry: list | None) -> dict | None:
     }
 
 
+def preview_from_raw(raw: str) -> dict | None:
+    """The stored Bender preview (JSON) as a row, or None (none, or not a JSON object)."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def preview_item(track: Track, bender_user: str) -> dict:
     """Bender's next pick shaped like a queue item (deterministic, so re-sets are no-ops)."""
     fields = track_fields(track)

@@ -123,11 +123,22 @@ def _entry(user_id: str, raw: Any) -> dict:
 
 def lookup(client: redis.Redis, user_ids: Iterable[str]) -> dict[str, dict]:
     """{id: {name, avatar_url}} for every given id (unknown ids get a fallback), one HMGET."""
+    return {u: _entry(u, raw) for u, raw in stored(client, user_ids).items()}
+
+
+def stored(client: redis.Redis, user_ids: Iterable[str]) -> dict[str, Any]:
+    """{id: the stored entry as is (None if none)} in id order, one HMGET: lets a caller that
+    kept the entries it cleaned before reuse them while the stored text is unchanged."""
     ids = sorted({u for u in user_ids if isinstance(u, str) and u})
     wanted = [u for u in ids if u not in _FIXED]
     raws = client.hmget(keys.USER_NAMES, wanted) if wanted else []
     found = dict(zip(wanted, raws, strict=True))
-    return {u: _entry(u, found.get(u)) for u in ids}
+    return {u: found.get(u) for u in ids}
+
+
+def entry(user_id: str, raw: Any) -> dict:
+    """The {name, avatar_url} a stored entry (``stored``) shows as."""
+    return _entry(user_id, raw)
 
 
 def ids_in(items: Iterable[dict | None]) -> set[str]:

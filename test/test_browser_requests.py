@@ -81,11 +81,23 @@ def test_changes_by_others_arrive_as_patches_and_the_page_shows_the_queue_everyo
         exp(v.row(titles[ids[0]])).to_have_count(1)
         seen = _api_requests(v.page)
 
-        assert other.post_json(f"/api/nests/{code}/vote", {"id": ids[6], "up": True}).ok
-        assert v.api_post(f"/api/nests/{code}/remove", {"id": ids[2]})["status"] == 200
-        assert other.post_json(f"/api/nests/{code}/vote", {"id": ids[4], "up": False}).ok
-        assert other.post_json(f"/api/nests/{code}/songs",
-                               {"track_uri": offline_track_uris(9)[-1]}).ok
+        def shown(change):
+            """Make one change and wait until the page's socket brought it: changes that
+            land within one read of each other are sent as one (echonest/web/queue_pacing.py)."""
+            assert change()
+            version = other.get(f"/api/nests/{code}/queue").json()["version"]
+            deadline = time.monotonic() + 10
+            while not any((json.loads(p).get("data") or {}).get("version", 0) >= version
+                          for p in received if isinstance(p, str)
+                          and json.loads(p).get("event") in ("queue_update", "queue_patch")):
+                assert time.monotonic() < deadline, received
+                v.page.wait_for_timeout(10)
+
+        shown(lambda: other.post_json(f"/api/nests/{code}/vote", {"id": ids[6], "up": True}).ok)
+        shown(lambda: v.api_post(f"/api/nests/{code}/remove", {"id": ids[2]})["status"] == 200)
+        shown(lambda: other.post_json(f"/api/nests/{code}/vote", {"id": ids[4], "up": False}).ok)
+        shown(lambda: other.post_json(f"/api/nests/{code}/songs",
+                                      {"track_uri": offline_track_uris(9)[-1]}).ok)
         want = list(queue_titles().values())
         assert titles[ids[2]] not in want and len(want) == 8
         exp(v.page.locator("#queue .qrow:not(.is-preview) .row-title")).to_have_text(want)

@@ -68,6 +68,24 @@ def test_every_key_and_the_channel_of_a_nest_share_its_slot(r, mgr):
     assert json.loads(r.hget(keys.NESTS_REGISTRY, code))["created_by"] == "host@x.io"
 
 
+def test_incremental_queue_reads_work_in_the_nests_slot(r, mgr):
+    """The revs set lives in the nest's slot and an incremental read equals a full one."""
+    from echonest import queue_revs
+
+    code = mgr.create_nest("host@x.io")["code"]
+    db = DB(code, init_history_to_redis=False, redis_client=r)
+    ids = [db.add_song(_track(n), f"guest{i % 3}@x.io")["id"] for i, n in enumerate("abcdef")]
+    held = queue_revs.queue_body(db)
+    db.vote(ids[4], "voter@x.io", True)
+    db.add_comment(ids[1], "voter@x.io", "yes")
+    body = queue_revs.queue_body(db, held)
+    strip = lambda b: {k: v for k, v in b.items() if k != "now"}  # noqa: E731
+    assert strip(body) == strip(db.queue_body())
+    assert sum(item is old for item in body["queue"] for old in held["queue"]) == 4
+    revs = keys.nest_key(code, keys.QUEUE_REVS)
+    assert r.keyslot(revs) == key_slot(code.encode()) and r.zcard(revs) == 8
+
+
 def test_default_layout_is_untouched_by_the_switch(redis_url):
     assert keys.LIBRARY_TRACKS == "{LIBRARY}LIBRARY|tracks"
     keys.use_cluster_layout(False)

@@ -23,9 +23,9 @@ class CountingReader(NestReader):
         super().__init__(lambda n: DB(n, init_history_to_redis=False, redis_client=r))
         self.bodies = 0
 
-    def queue_body(self, nest_id):
+    def queue_body(self, nest_id, base=None):
         self.bodies += 1
-        return super().queue_body(nest_id)
+        return super().queue_body(nest_id, base)
 
 
 def _fan(r):

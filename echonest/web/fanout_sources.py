@@ -10,7 +10,7 @@ from typing import Any
 
 import redis
 
-from echonest import events
+from echonest import events, queue_revs
 
 log = logging.getLogger("echonest.web.fanout")
 
@@ -21,8 +21,10 @@ class NestReader:
     def __init__(self, db_factory: Callable[[str], Any]):
         self._db = db_factory
 
-    def queue_body(self, nest_id: str) -> dict:
-        return self._db(nest_id).queue_body()
+    def queue_body(self, nest_id: str, base: dict | None = None) -> dict:
+        """The nest's queue body; with ``base`` (the newest body this reader gave for the
+        nest) only what changed since it is read and built (echonest.queue_revs)."""
+        return queue_revs.queue_body(self._db(nest_id), base)
 
     def now_playing(self, nest_id: str) -> dict:
         return self._db(nest_id).now_playing()

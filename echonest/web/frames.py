@@ -102,7 +102,7 @@ class QueueFrames(FrameSet):
 class BodyCache:
     """Per nest: the newest queue body read and the newest body version sent to everyone."""
 
-    def __init__(self, read: Callable[[str], dict], listened: Callable[[str], bool]):
+    def __init__(self, read: Callable[[str, dict | None], dict], listened: Callable[[str], bool]):
         self._read = read
         self._listened = listened  # a nest without local listeners keeps nothing
         self._bodies: dict[str, dict] = {}
@@ -120,11 +120,12 @@ class BodyCache:
 
     def body(self, nest_id: str, version: int) -> dict:
         """The queue body showing at least ``version``: the one last read if it does, else a
-        fresh read (one read then serves every event up to the version it shows)."""
+        fresh read (one read then serves every event up to the version it shows), built from
+        the one held plus what changed since it (echonest.queue_revs)."""
         cached = self._bodies.get(nest_id)
         if cached is not None and int(cached.get("version") or 0) >= version:
             return cached
-        body = self._read(nest_id)
+        body = self._read(nest_id, cached)
         latest = self._bodies.get(nest_id)
         version = int(body.get("version") or 0)
         held = -1 if latest is None else int(latest.get("version") or 0)
