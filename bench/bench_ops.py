@@ -27,7 +27,8 @@ limit and every process started here is stopped at the end. Scenarios:
           from just before each vote's POST to the first byte of each listener's frame showing
           that version; p50/p99/max and listeners served all 20.
 - memory: --idle raw sockets (handshake done, never read): RSS of the web process per idle
-          listener, after they all closed and once RSS settles; file descriptors.
+          listener, after they all closed and once RSS settles; file descriptors. --waves N
+          repeats the wave on the same process: what stays held is reused, or it grows.
 - close:  time for a client's close handshake to complete (50 closes).
 - burst:  --burst sockets connect at once (a party's phones after a Wi-Fi blip): 101s, 5xx,
           time until every one holds the first state.
@@ -72,6 +73,8 @@ def main() -> int:
     parser.add_argument("--listeners", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--web", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--idle", type=int, default=10000)
+    parser.add_argument("--waves", type=int, default=1,
+                        help="memory: waves of --idle sockets one after another")
     parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--pin-web", action="store_true",
                         help="web processes on the last CPU, everything else on the others")

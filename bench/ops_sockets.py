@@ -106,6 +106,60 @@ def _idle_proc(port, cookie, n, out, hold):
     out.put(time.perf_counter() - started)
 
 
+def _memory_wave(proc, port, cookie, n, fds_before, idle, wave):
+    """One wave: n idle sockets connect, stay, all leave; RSS at each stage. A later wave
+    starting where the last one settled shows whether what stays held is reused or lost."""
+    before = proc.memory_info().rss
+    ctx = multiprocessing.get_context("fork")
+    out, hold = ctx.Queue(), ctx.Queue()
+    workers_n = 10
+    per = n // workers_n
+    started = time.perf_counter()
+    workers = [ctx.Process(target=_idle_proc, args=(port, cookie, per, out, hold))
+               for _ in range(workers_n)]
+    for w in workers:
+        w.start()
+    codes: dict[str, int] = {}
+    for _ in workers:
+        for k, v in out.get(timeout=600).items():
+            codes[k] = codes.get(k, 0) + v
+    connect_s = time.perf_counter() - started
+    time.sleep(3)
+    at_n, fds_at_n = proc.memory_info().rss, proc.num_fds()
+    for _ in workers:
+        hold.put(1)
+    time.sleep(1)
+    close_s = max(out.get(timeout=600) for _ in workers)
+    for w in workers:
+        w.join(60)
+    deadline = time.monotonic() + 60
+    while proc.num_fds() > fds_before + 20 and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(3)
+    after = proc.memory_info().rss
+    # The process gives memory back once the wave of leaves has settled (memory.py):
+    # sample until RSS stops falling (bounded), to see what it keeps for good.
+    settled, deadline = after, time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        now_rss = proc.memory_info().rss
+        if now_rss >= settled - 2**20 and time.monotonic() > deadline - 20:
+            settled = min(settled, now_rss)
+            break
+        settled = min(settled, now_rss)
+    return {"scenario": "idle listeners", "wave": wave, "sockets": n, "handshakes": codes,
+            "connect_s": round(connect_s, 1),
+            "rss_idle_mib": round(idle / 2**20, 1),
+            "rss_before_mib": round(before / 2**20, 1),
+            "rss_at_n_mib": round(at_n / 2**20, 1),
+            "kib_per_listener": round((at_n - before) / n / 1024, 1),
+            "fds_per_listener": round((fds_at_n - fds_before) / n, 2),
+            "rss_after_close_mib": round(after / 2**20, 1),
+            "rss_settled_mib": round(settled / 2**20, 1),
+            "client_close_s": round(close_s, 1),
+            "fds_after_close": proc.num_fds() - fds_before}
+
+
 def scenario_memory(engine_url, client, opts, tmp):
     rows = []
     with web_servers(engine_url, 1, tmp) as (urls, procs):
@@ -118,55 +172,10 @@ def scenario_memory(engine_url, client, opts, tmp):
         for s in warm:
             s.close()
         time.sleep(2)
-        before, fds_before = proc.memory_info().rss, proc.num_fds()
-        ctx = multiprocessing.get_context("fork")
-        out, hold = ctx.Queue(), ctx.Queue()
-        workers_n = 10
-        per = opts.idle // workers_n
-        started = time.perf_counter()
-        workers = [ctx.Process(target=_idle_proc, args=(port, cookie, per, out, hold))
-                   for _ in range(workers_n)]
-        for w in workers:
-            w.start()
-        codes: dict[str, int] = {}
-        for _ in workers:
-            for k, v in out.get(timeout=600).items():
-                codes[k] = codes.get(k, 0) + v
-        connect_s = time.perf_counter() - started
-        time.sleep(3)
-        at_n, fds_at_n = proc.memory_info().rss, proc.num_fds()
-        for _ in workers:
-            hold.put(1)
-        time.sleep(1)
-        close_s = max(out.get(timeout=600) for _ in workers)
-        for w in workers:
-            w.join(60)
-        deadline = time.monotonic() + 60
-        while proc.num_fds() > fds_before + 20 and time.monotonic() < deadline:
-            time.sleep(1)
-        time.sleep(3)
-        after = proc.memory_info().rss
-        # The process gives memory back once the wave of leaves has settled (memory.py):
-        # sample until RSS stops falling (bounded), to see what it keeps for good.
-        settled, deadline = after, time.monotonic() + 30
-        while time.monotonic() < deadline:
-            time.sleep(2)
-            now_rss = proc.memory_info().rss
-            if now_rss >= settled - 2**20 and time.monotonic() > deadline - 20:
-                settled = min(settled, now_rss)
-                break
-            settled = min(settled, now_rss)
-        rows.append({"scenario": "idle listeners", "sockets": opts.idle, "handshakes": codes,
-                     "connect_s": round(connect_s, 1),
-                     "rss_before_mib": round(before / 2**20, 1),
-                     "rss_at_n_mib": round(at_n / 2**20, 1),
-                     "kib_per_listener": round((at_n - before) / opts.idle / 1024, 1),
-                     "fds_per_listener": round((fds_at_n - fds_before) / opts.idle, 2),
-                     "rss_after_close_mib": round(after / 2**20, 1),
-                     "rss_settled_mib": round(settled / 2**20, 1),
-                     "client_close_s": round(close_s, 1),
-                     "fds_after_close": proc.num_fds() - fds_before})
-        print(json.dumps(rows[-1]), flush=True)
+        idle, fds_before = proc.memory_info().rss, proc.num_fds()
+        for wave in range(1, opts.waves + 1):
+            rows.append(_memory_wave(proc, port, cookie, opts.idle, fds_before, idle, wave))
+            print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
