@@ -31,7 +31,7 @@ from typing import Any
 import redis
 
 from config import CONF
-from echonest import keys, player_scripts, queue_scripts, skip_votes, user_names
+from echonest import keys, player_scripts, queue_revs, queue_scripts, skip_votes, user_names
 from echonest.airhorns import AIRHORN_NAMES
 from echonest.atomic import GuardedScript, apply, current_version
 from echonest.catalog.library import audio_url
@@ -48,7 +48,6 @@ from echonest.queue_shapes import (
     iso,
     item_from_entry,
     pairs,
-    preview_from_raw,
     preview_item,
     track_fields,
 )
@@ -96,19 +95,17 @@ class DB:
                       args=prefixes + [str(a) for a in args], event=event,
                       pre=self._take_pre())
 
-    def _read(self, queue: bool = False, playing: bool = False, item_id: str = "") -> list:
+    def _read(self, playing: bool = False, item_id: str = "") -> list:
         script_keys = [self._key(k) for k in (
             keys.PRIORITY_QUEUE, keys.NOW_PLAYING, keys.SKIP, keys.BENDER_PREVIEW, keys.VERSION,
             keys.SKIP_VOTES, keys.SKIP_VOTERS)]
         args = [self._key(f("")) for f in (keys.queue_item, keys.queue_jams, keys.comments)]
-        args += ["1" if queue else "0", "1" if playing else "0", item_id,
-                 self._key(keys.queue_votes(""))]
+        args += ["1" if playing else "0", item_id, self._key(keys.queue_votes(""))]
         return queue_scripts.READ_STATE(self.redis, script_keys, args)
 
     # --- reads -------------------------------------------------------------------------------
     def queue_items(self) -> list[dict]:
-        _, _, queue, *_ = self._read(queue=True)
-        return self._with_audio([item for item in map(item_from_entry, queue or []) if item])
+        return self.queue_body()["queue"]
 
     def _with_audio(self, items: list[dict | None]) -> list[dict | None]:
         """Each item's ``audio_url``: the route that streams it here, or None (no audio)."""
@@ -122,21 +119,13 @@ class DB:
         return user_names.lookup(self.redis, user_ids)
 
     def queue_body(self, now: Any = None) -> dict:
-        version, preview, queue, *_ = self._read(queue=True)
-        items = [item for item in map(item_from_entry, queue or []) if item]
-        preview_row = preview_from_raw(preview)
-        self._with_audio([*items, preview_row])
-        return {
-            "queue": items,
-            "preview": preview_row,
-            "version": int(version),
-            "now": iso(epoch(now)),
-            "users": self.names(user_names.ids_in([*items, preview_row])),
-        }
+        """The whole queue as clients get it (echonest.queue_revs builds it, also for the
+        fan-out's reads of only what changed)."""
+        return queue_revs.queue_body(self, None, now)
 
     def now_playing(self, now: Any = None) -> dict:
         now_ts = epoch(now)
-        _, _, _, (np_flat, skip, entry), _, votes = self._read(playing=True)
+        _, _, (np_flat, skip, entry), _, votes = self._read(playing=True)
         state, item = pairs(np_flat), item_from_entry(entry)
         if item is None or not state.get("id") or skip == state["id"]:
             return {"paused": False, "now": iso(now_ts)}
@@ -160,7 +149,7 @@ class DB:
             item_id = check_item_id(item_id)
         except EchoNestError:
             return None
-        return item_from_entry(self._read(item_id=item_id)[4])
+        return item_from_entry(self._read(item_id=item_id)[3])
 
     def queue_size(self) -> int:
         return int(self.redis.zcard(self._key(keys.PRIORITY_QUEUE)))

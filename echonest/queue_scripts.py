@@ -314,35 +314,29 @@ local result = 1
 """
 
 # A read snapshot in one round trip. KEYS: PQ, NP, SKIP, PREVIEW, VERSION, skip-vote hash, voters.
-# ARGV: item, jam, comments prefixes; want queue 1/0; want now-playing 1/0; one item id or '';
-# votes prefix. An entry is {hash, jams, comments, votes (flat user → 1/-1)}.
+# ARGV: item, jam, comments prefixes; want now-playing 1/0; one item id or ''; votes prefix.
+# An entry is {hash, jams, comments, votes (flat user → 1/-1)}. The queue itself is read by
+# echonest/queue_revs.py (whole, or only what changed since a body the caller holds).
 READ = """
 local PQ, NP, SKIP, PREVIEW, VERSION = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local P_ITEM, P_JAM, P_COMMENTS, P_VOTE = ARGV[1], ARGV[2], ARGV[3], ARGV[7]
-""" + ITEM_ENTRY + """local queue, np, item = false, false, false
+local P_ITEM, P_JAM, P_COMMENTS, P_VOTE = ARGV[1], ARGV[2], ARGV[3], ARGV[6]
+""" + ITEM_ENTRY + """local np, item = false, false
 if ARGV[4] == '1' then
-  queue = {}
-  for _, id in ipairs(redis.call('ZRANGE', PQ, 0, -1)) do
-    local entry = item_entry(id)
-    if entry then queue[#queue + 1] = entry end
-  end
-end
-if ARGV[5] == '1' then
   local h = redis.call('HGETALL', NP)
   local id = redis.call('HGET', NP, 'id')
   np = {h, redis.call('GET', SKIP) or '', id and item_entry(id) or false}
 end
-local wanted = ARGV[6]
+local wanted = ARGV[5]
 if wanted ~= '' and (redis.call('ZSCORE', PQ, wanted)
     or redis.call('HGET', NP, 'id') == wanted) then
   item = item_entry(wanted)
 end
 local votes = false
-if ARGV[5] == '1' and KEYS[6] then
+if ARGV[4] == '1' and KEYS[6] then
   votes = {redis.call('HGETALL', KEYS[6]), redis.call('SCARD', KEYS[7])}
 end
-return {tonumber(redis.call('GET', VERSION) or '0'), redis.call('GET', PREVIEW) or '', queue, np,
-        item, votes}
+return {tonumber(redis.call('GET', VERSION) or '0'), redis.call('GET', PREVIEW) or '', np, item,
+        votes}
 """
 
 # KEYS[1] PQ; ARGV[1] item prefix. The uris of every queued item.

@@ -187,8 +187,8 @@ def test_each_write_path_is_covered_by_a_known_sequence(r, two_nests, monkeypatc
                 pass
             built.count = 0
             body = queue_revs.queue_body(db, held)
-            assert _without_now(body) == _without_now(db.queue_body()), kind
             assert built.count <= 2, kind  # only what the step changed was built
+            assert _without_now(body) == _without_now(db.queue_body()), kind
             held = body
 
 
@@ -199,12 +199,12 @@ def test_one_vote_on_a_long_queue_reads_and_builds_one_item(r, monkeypatch, size
     ids = [db.add_song(_track(n), USERS[n % 3], now=T0)["id"] for n in range(size)]
     held = queue_revs.queue_body(db)
     db.vote(ids[150], "voter@example.com", True)
-    built = Built(monkeypatch)
 
     r.config_resetstat()
     full = db.queue_body()
     full_commands = _commands(r)
 
+    built = Built(monkeypatch)
     r.config_resetstat()
     body = queue_revs.queue_body(db, held)
     commands = _commands(r)
@@ -232,17 +232,17 @@ def test_data_without_the_revs_set_is_read_in_full_and_right(r, monkeypatch):
     db.set_volume(5)
     built = Built(monkeypatch)
     body = queue_revs.queue_body(db, held)
+    assert built.count == 6  # a full read: nothing vouched for the held body
     assert body["queue"][2]["title"] == "Changed"
     assert _without_now(body) == _without_now(db.queue_body())
-    assert built.count == 6  # a full read: nothing vouched for the held body
     # The next recorded change starts a new marker; reads from then on are incremental again.
     db.vote(ids[4], USERS[1], True)
     body = queue_revs.queue_body(db, body)  # full: the held body predates the new marker
     db.vote(ids[5], USERS[1], True)
     built.count = 0
     nxt = queue_revs.queue_body(db, body)
-    assert _without_now(nxt) == _without_now(db.queue_body())
     assert built.count == 1
+    assert _without_now(nxt) == _without_now(db.queue_body())
 
 
 def test_a_write_by_code_that_does_not_record_forces_a_full_read(r):
