@@ -54,8 +54,10 @@ def trust(sid: str, trust_seconds: float) -> None:
 
 
 def revoke(client: Any, sid: str, lifetime_seconds: int) -> None:
-    _live_until.pop(sid, None)
+    # Marked first, forgotten after: a check of this session running meanwhile in this
+    # process then either sees the mark or has its answer forgotten here.
     client.set(_key(sid), 1, ex=max(int(lifetime_seconds), 1))
+    _live_until.pop(sid, None)
 
 
 def live_check(client: Any, sid: str) -> Callable[[], bool]:
