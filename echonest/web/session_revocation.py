@@ -54,8 +54,9 @@ def trust(sid: str, trust_seconds: float) -> None:
 
 
 def revoke(client: Any, sid: str, lifetime_seconds: int) -> None:
-    # Marked first, forgotten after: a check of this session running meanwhile in this
-    # process then either sees the mark or has its answer forgotten here.
+    # Marked first, forgotten after: a check that starts once the mark is set sees it. One
+    # whose read was already on its way may still trust the session for one window, the same
+    # bound every other process has.
     client.set(_key(sid), 1, ex=max(int(lifetime_seconds), 1))
     _live_until.pop(sid, None)
 
